@@ -1,0 +1,3 @@
+pub mod replay;
+pub mod schema;
+pub mod validate;

@@ -1,0 +1,107 @@
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use revenue_core::Mode;
+use revenue_offline::{load_dir, replay, ReplayOptions, ReplaySummary};
+use std::fs::File;
+use std::io::{BufReader, BufWriter};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The use-case directory.
+    #[arg(long = "use-cases")]
+    use_cases: PathBuf,
+    /// Recorded events, one JSON object per line.
+    #[arg(long)]
+    events: PathBuf,
+    /// Where to write the actions, one JSON object per line.
+    #[arg(long)]
+    out: PathBuf,
+    /// Also write the summary as JSON to this file.
+    #[arg(long)]
+    summary_json: Option<PathBuf>,
+    /// Evaluate like the live engine (shadow and live use cases; drafts skipped).
+    #[arg(long)]
+    live_only: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let set = Arc::new(load_dir(&args.use_cases)?);
+    let input = File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?;
+    let total = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let output = File::create(&args.out).with_context(|| format!("cannot create output file {}", args.out.display()))?;
+    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let options = ReplayOptions {
+        mode: if args.live_only { Mode::Engine } else { Mode::BackTest },
+        source_name: args.events.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        ..ReplayOptions::default()
+    };
+    let summary = replay(
+        set,
+        BufReader::with_capacity(1 << 20, input),
+        BufWriter::with_capacity(1 << 20, output),
+        &options,
+        |bytes| bar.set_position(bytes),
+    )
+    .with_context(|| format!("replay of {} into {}", args.events.display(), args.out.display()))?;
+    bar.finish_and_clear();
+    print_summary(&summary, &args);
+    if let Some(path) = &args.summary_json {
+        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(s: &ReplaySummary, args: &Args) {
+    println!(
+        "replayed {} events ({} customers) from {} in {:.2}s: {:.0} events/s",
+        s.events,
+        s.customers,
+        args.events.display(),
+        s.seconds,
+        s.events_per_second
+    );
+    println!();
+    println!("{:<30} {:<7} {:>11} {:>9} {:>10}  tiers (actions)", "use case", "status", "evaluations", "actions", "customers");
+    for uc in &s.use_cases {
+        let tiers: Vec<String> = uc.tiers.iter().map(|t| format!("{}→{}/{}: {}", t.tier, t.action_type, t.channel, t.actions)).collect();
+        println!(
+            "{:<30} {:<7} {:>11} {:>9} {:>10}  {}",
+            format!("{} v{}", uc.id, uc.version),
+            uc.status,
+            uc.evaluations,
+            uc.actions,
+            uc.customers_reached,
+            tiers.join(", ")
+        );
+        let channels: Vec<String> = uc.actions_by_channel.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        if !channels.is_empty() || uc.retrigger_blocked > 0 || uc.errors > 0 {
+            println!("{:<30} by channel: {}; held back by re-trigger policy: {}; evaluation errors: {}", "", channels.join(", "), uc.retrigger_blocked, uc.errors);
+        }
+    }
+    println!();
+    println!("{} actions written to {}", s.actions, args.out.display());
+    if s.unknown_event_type > 0 {
+        println!("{} events of types the catalog does not declare (they changed nothing)", s.unknown_event_type);
+    }
+    if s.malformed > 0 {
+        let reasons: Vec<String> = s.malformed_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+        eprintln!("{} malformed line(s) skipped ({})", s.malformed, reasons.join(", "));
+        for m in &s.malformed_lines {
+            eprintln!("  line {}: {} ({})", m.line, m.detail, m.reason);
+        }
+        if s.malformed > s.malformed_lines.len() as u64 {
+            eprintln!("  … and {} more (see --summary-json)", s.malformed - s.malformed_lines.len() as u64);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `revenue-engine`: the one binary of Revenue Engine.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "revenue-engine", version, about = "Event-streaming use-case orchestrator for sales and marketing automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a use-case directory and report every problem with its file, line and key path.
+    Validate(cmd::validate::Args),
+    /// Run a use-case directory over a recorded JSON-lines event file (back-test).
+    Replay(cmd::replay::Args),
+    /// Write the JSON Schemas of the use-case and feature-catalog files.
+    Schema(cmd::schema::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(args) => cmd::validate::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
+        Command::Schema(args) => cmd::schema::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

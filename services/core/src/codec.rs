@@ -1,0 +1,238 @@
+//! The binary form of a customer's state: one compact value with a version tag, ready for a
+//! key-value store. Each feature is stored under its definition's fingerprint, so a changed or
+//! removed feature is dropped on read and a new one starts empty: the catalog can evolve.
+
+use crate::catalog::Catalog;
+use crate::expr::Val;
+use crate::state::{Buckets, CustomerState, Distinct, FeatureState};
+use std::borrow::Cow;
+
+pub const STATE_FORMAT_VERSION: u8 = 1;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StateDecodeError {
+    #[error("state format version {0} is not supported (this build reads version {STATE_FORMAT_VERSION})")]
+    UnknownVersion(u8),
+    #[error("state value is truncated or corrupt at byte {0}")]
+    Corrupt(usize),
+}
+
+const TAG_SCALAR_NONE: u8 = 0;
+const TAG_SCALAR: u8 = 1;
+const TAG_WINDOWED: u8 = 2;
+const TAG_LAST_NONE: u8 = 3;
+const TAG_LAST: u8 = 4;
+const TAG_DISTINCT: u8 = 5;
+
+const VAL_BOOL: u8 = 0;
+const VAL_INT: u8 = 1;
+const VAL_DOUBLE: u8 = 2;
+const VAL_STR: u8 = 3;
+
+/// Appends the encoded state to `out` (cleared first), so callers can reuse one buffer.
+pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(STATE_FORMAT_VERSION);
+    put_varint(out, zigzag(state.clock));
+    let stored = state.features.iter().filter(|f| !matches!(f, FeatureState::Derived)).count();
+    put_varint(out, stored as u64);
+    for (feature, fs) in catalog.features.iter().zip(&state.features) {
+        if matches!(fs, FeatureState::Derived) {
+            continue;
+        }
+        out.extend_from_slice(&feature.fingerprint.to_le_bytes());
+        match fs {
+            FeatureState::Scalar(None) => out.push(TAG_SCALAR_NONE),
+            FeatureState::Scalar(Some(x)) => {
+                out.push(TAG_SCALAR);
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+            FeatureState::Windowed(Buckets(buckets)) => {
+                out.push(TAG_WINDOWED);
+                put_varint(out, buckets.len() as u64);
+                let mut previous = 0i64;
+                for (bucket, x) in buckets {
+                    put_varint(out, zigzag(bucket.wrapping_sub(previous)));
+                    previous = *bucket;
+                    out.extend_from_slice(&x.to_le_bytes());
+                }
+            }
+            FeatureState::Last(None) => out.push(TAG_LAST_NONE),
+            FeatureState::Last(Some((ts, value))) => {
+                out.push(TAG_LAST);
+                put_varint(out, zigzag(*ts));
+                put_val(out, value);
+            }
+            FeatureState::Distinct(Distinct(values)) => {
+                out.push(TAG_DISTINCT);
+                put_varint(out, values.len() as u64);
+                for (hash, ts) in values {
+                    out.extend_from_slice(&hash.to_le_bytes());
+                    put_varint(out, zigzag(*ts));
+                }
+            }
+            FeatureState::Derived => {}
+        }
+    }
+    put_varint(out, state.fired.len() as u64);
+    for (key, ts) in &state.fired {
+        out.extend_from_slice(&key.to_le_bytes());
+        put_varint(out, zigzag(*ts));
+    }
+}
+
+pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDecodeError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let version = r.u8()?;
+    if version != STATE_FORMAT_VERSION {
+        return Err(StateDecodeError::UnknownVersion(version));
+    }
+    let mut state = CustomerState::new(catalog);
+    state.clock = unzigzag(r.varint()?);
+    let stored = r.varint()?;
+    for _ in 0..stored {
+        let fingerprint = u32::from_le_bytes(r.array()?);
+        let value = match r.u8()? {
+            TAG_SCALAR_NONE => FeatureState::Scalar(None),
+            TAG_SCALAR => FeatureState::Scalar(Some(f64::from_le_bytes(r.array()?))),
+            TAG_WINDOWED => {
+                let n = r.len()?;
+                let mut buckets = Vec::with_capacity(n);
+                let mut previous = 0i64;
+                for _ in 0..n {
+                    previous = previous.wrapping_add(unzigzag(r.varint()?));
+                    buckets.push((previous, f64::from_le_bytes(r.array()?)));
+                }
+                FeatureState::Windowed(Buckets(buckets))
+            }
+            TAG_LAST_NONE => FeatureState::Last(None),
+            TAG_LAST => {
+                let ts = unzigzag(r.varint()?);
+                FeatureState::Last(Some((ts, r.val()?)))
+            }
+            TAG_DISTINCT => {
+                let n = r.len()?;
+                let mut values = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let hash = u64::from_le_bytes(r.array()?);
+                    values.push((hash, unzigzag(r.varint()?)));
+                }
+                FeatureState::Distinct(Distinct(values))
+            }
+            _ => return Err(StateDecodeError::Corrupt(r.pos)),
+        };
+        let slot = catalog.features.iter().position(|f| f.fingerprint == fingerprint);
+        if let Some(index) = slot {
+            // keep it only if the current definition stores the same shape
+            if std::mem::discriminant(&state.features[index]) == std::mem::discriminant(&value) {
+                state.features[index] = value;
+            }
+        }
+    }
+    let fired = r.len()?;
+    for _ in 0..fired {
+        let key = u64::from_le_bytes(r.array()?);
+        state.fired.push((key, unzigzag(r.varint()?)));
+    }
+    if r.pos != bytes.len() {
+        return Err(StateDecodeError::Corrupt(r.pos));
+    }
+    Ok(state)
+}
+
+fn put_val(out: &mut Vec<u8>, value: &Val<'_>) {
+    match value {
+        Val::Bool(b) => {
+            out.push(VAL_BOOL);
+            out.push(u8::from(*b));
+        }
+        Val::Int(i) => {
+            out.push(VAL_INT);
+            put_varint(out, zigzag(*i));
+        }
+        Val::Double(d) => {
+            out.push(VAL_DOUBLE);
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        Val::Str(s) => {
+            out.push(VAL_STR);
+            put_varint(out, s.len() as u64);
+            out.extend_from_slice(s.as_bytes());
+        }
+    }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+struct Reader<'b> {
+    bytes: &'b [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn u8(&mut self) -> Result<u8, StateDecodeError> {
+        let b = *self.bytes.get(self.pos).ok_or(StateDecodeError::Corrupt(self.pos))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], StateDecodeError> {
+        let end = self.pos + N;
+        let slice = self.bytes.get(self.pos..end).ok_or(StateDecodeError::Corrupt(self.pos))?;
+        self.pos = end;
+        let mut out = [0u8; N];
+        out.copy_from_slice(slice);
+        Ok(out)
+    }
+
+    fn varint(&mut self) -> Result<u64, StateDecodeError> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(StateDecodeError::Corrupt(self.pos))
+    }
+
+    /// A length, checked against the bytes left so a corrupt value cannot allocate wildly.
+    fn len(&mut self) -> Result<usize, StateDecodeError> {
+        let n = self.varint()?;
+        if n > (self.bytes.len() - self.pos) as u64 {
+            return Err(StateDecodeError::Corrupt(self.pos));
+        }
+        Ok(n as usize)
+    }
+
+    fn val(&mut self) -> Result<Val<'static>, StateDecodeError> {
+        Ok(match self.u8()? {
+            VAL_BOOL => Val::Bool(self.u8()? != 0),
+            VAL_INT => Val::Int(unzigzag(self.varint()?)),
+            VAL_DOUBLE => Val::Double(f64::from_le_bytes(self.array()?)),
+            VAL_STR => {
+                let n = self.len()?;
+                let start = self.pos;
+                self.pos += n;
+                let text = std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| StateDecodeError::Corrupt(start))?;
+                Val::Str(Cow::Owned(text.to_string()))
+            }
+            _ => return Err(StateDecodeError::Corrupt(self.pos)),
+        })
+    }
+}

@@ -1,0 +1,352 @@
+//! The files users write, as parsed from YAML: the feature catalog (`features.yaml`) and one
+//! file per use case. Unknown keys are refused; the JSON Schemas under `schemas/` are generated
+//! from these types (`revenue-engine schema`), so editors check files as they are typed.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `features.yaml`: the event types a directory understands and the features computed from them.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSpec {
+    /// Event types by name (the `type` field of an event). Every event carries `customer_id`
+    /// (string), `type` (string) and `ts` (int, epoch milliseconds); list the other fields here.
+    pub event_types: BTreeMap<String, EventTypeSpec>,
+    /// Per-customer features by name, computed incrementally from events.
+    pub features: BTreeMap<String, FeatureSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EventTypeSpec {
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Field name → type. A field absent from an event reads as its type's zero value
+    /// (`0`, `0.0`, `''`, `false`); `has(event.field)` tells whether it was present.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Int,
+    Double,
+    Bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureKind {
+    /// Number of matching events (int).
+    Count,
+    /// Sum of a numeric `field` (double).
+    Sum,
+    /// Smallest value of a numeric `field` (double).
+    Min,
+    /// Largest value of a numeric `field` (double).
+    Max,
+    /// Value of `field` on the most recent matching event (by event time).
+    Last,
+    /// Event time of the first matching event (int, epoch ms).
+    FirstTs,
+    /// Event time of the most recent matching event (int, epoch ms).
+    LastTs,
+    /// Number of distinct values of `field`, saturating at `max_distinct` (int).
+    DistinctCount,
+    /// Days between the triggering event and the timestamp feature named in `of` (double).
+    DaysSince,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeatureSpec {
+    pub kind: FeatureKind,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Event types that update this feature; all declared types when omitted.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// CEL predicate on the event (`event.page == 'pricing'`); only events where it is true count.
+    #[serde(default, rename = "where")]
+    pub filter: Option<String>,
+    /// Event field aggregated by `sum`, `min`, `max`, `last` and `distinct_count`.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Sliding event-time window (`7d`, `30d`, `12h`); all time when omitted.
+    #[serde(default)]
+    pub window: Option<String>,
+    /// Step in which the window slides; defaults to `1d`, `1h`, `1m` or `1s`, the largest that
+    /// divides the window. At most 1024 steps per window.
+    #[serde(default)]
+    pub bucket: Option<String>,
+    /// Bound of `distinct_count` (default 64, at most 1024): memory stays bounded.
+    #[serde(default)]
+    pub max_distinct: Option<u32>,
+    /// For `days_since`: the `first_ts` or `last_ts` feature it measures from.
+    #[serde(default)]
+    pub of: Option<String>,
+    /// Value read while the feature has no data (default: 0, '' or false; `days_since`: 36500).
+    #[serde(default)]
+    pub default: Option<serde_json::Value>,
+}
+
+/// One use case: Data > Algo > Action.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UseCaseSpec {
+    /// Stable identifier, lowercase letters, digits and `-` (e.g. `telecom-cross-sell`).
+    pub id: String,
+    /// Increased on every approved change; part of every action id.
+    pub version: u32,
+    pub title: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Team or person accountable for the use case.
+    pub owner: String,
+    pub status: Status,
+    /// Higher wins when use cases compete for a customer (0–1000).
+    #[serde(default)]
+    pub priority: u32,
+    pub value_driver: ValueDriver,
+    /// Channels this use case may act in; every tier's channel must be listed.
+    pub channels: Vec<String>,
+    /// Free labels, e.g. `region: DACH`, `business_unit: telecom`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub data: DataSpec,
+    pub algo: AlgoSpec,
+    pub action: ActionSpec,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Validated, never evaluated by the engine (replay evaluates it).
+    Draft,
+    /// Evaluated and counted; emits nothing to action topics.
+    Shadow,
+    /// Evaluated; actions are emitted.
+    Live,
+    /// Kept for the record; never evaluated.
+    Retired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Shadow => "shadow",
+            Status::Live => "live",
+            Status::Retired => "retired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ValueDriver {
+    TopLine,
+    BottomLine,
+    Strategic,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// Event types that trigger an evaluation.
+    pub triggers: Vec<String>,
+    /// Features of the catalog this use case reads; expressions may use only these.
+    pub features: Vec<String>,
+}
+
+/// The decision logic: a boolean `rule` gate, a numeric `score`, or both.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlgoSpec {
+    /// CEL condition; when false, no tier is tried.
+    #[serde(default)]
+    pub rule: Option<String>,
+    /// CEL number; available to tiers and payloads as `score`.
+    #[serde(default)]
+    pub score: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// Default re-trigger policy of the tiers.
+    #[serde(default)]
+    pub retrigger: Option<RetriggerSpec>,
+    /// Tried in order; the first tier whose condition holds and whose re-trigger policy allows
+    /// it acts. At most one action per use case and event.
+    pub tiers: Vec<TierSpec>,
+}
+
+/// `once` (per customer and tier), `always`, or `{cooldown: 14d}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum RetriggerSpec {
+    Once,
+    Always,
+    Cooldown(String),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TierSpec {
+    pub name: String,
+    /// CEL condition on features, `event` and `score`.
+    #[serde(default)]
+    pub when: Option<String>,
+    /// Tier applies when `score >= min_score` …
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// … and `score < max_score`.
+    #[serde(default)]
+    pub max_score: Option<f64>,
+    #[serde(default)]
+    pub retrigger: Option<RetriggerSpec>,
+    #[serde(rename = "type")]
+    pub action_type: ActionType,
+    /// Channel; defaults from the action type (email, crm, telemarketing, web).
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Kafka topic the action is produced to.
+    pub topic: String,
+    /// Payload field → CEL expression over features, `event` and `score`.
+    #[serde(default)]
+    pub payload: BTreeMap<String, String>,
+}
+
+/// A standard action type, or `{custom: name}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionType {
+    Email,
+    CrmTask,
+    TelemarketingHandoff,
+    WarmupCampaign,
+    WebRecommendation,
+    Custom(String),
+}
+
+impl ActionType {
+    pub fn name(&self) -> &str {
+        match self {
+            ActionType::Email => "email",
+            ActionType::CrmTask => "crm_task",
+            ActionType::TelemarketingHandoff => "telemarketing_handoff",
+            ActionType::WarmupCampaign => "warmup_campaign",
+            ActionType::WebRecommendation => "web_recommendation",
+            ActionType::Custom(name) => name,
+        }
+    }
+
+    pub fn default_channel(&self) -> Option<&'static str> {
+        match self {
+            ActionType::Email | ActionType::WarmupCampaign => Some("email"),
+            ActionType::CrmTask => Some("crm"),
+            ActionType::TelemarketingHandoff => Some("telemarketing"),
+            ActionType::WebRecommendation => Some("web"),
+            ActionType::Custom(_) => None,
+        }
+    }
+}
+
+/// Reads a keyword (`once`) or a one-key map (`{cooldown: 14d}`), the YAML way of writing an
+/// enum whose variants may carry a value.
+fn keyword_or_map<'de, D, T>(
+    deserializer: D,
+    what: &'static str,
+    keywords: &'static [&'static str],
+    map_key: &'static str,
+    from_keyword: fn(&str) -> Option<T>,
+    from_value: fn(String) -> T,
+) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::{Error, MapAccess, Visitor};
+    use std::fmt;
+
+    struct KeywordOrMap<T> {
+        what: &'static str,
+        keywords: &'static [&'static str],
+        map_key: &'static str,
+        from_keyword: fn(&str) -> Option<T>,
+        from_value: fn(String) -> T,
+    }
+
+    impl<'de, T> Visitor<'de> for KeywordOrMap<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            write!(f, "{}: one of {} or {{{}: ...}}", self.what, self.keywords.join(", "), self.map_key)
+        }
+
+        fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+            (self.from_keyword)(v).ok_or_else(|| {
+                E::custom(format_args!(
+                    "unknown {} `{v}`, expected one of {} or {{{}: ...}}",
+                    self.what,
+                    self.keywords.join(", "),
+                    self.map_key
+                ))
+            })
+        }
+
+        fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<T, M::Error> {
+            let key: String = map.next_key()?.ok_or_else(|| M::Error::custom(format_args!("empty map, expected {{{}: ...}}", self.map_key)))?;
+            if key != self.map_key {
+                return Err(M::Error::custom(format_args!("unknown key `{key}`, expected `{}`", self.map_key)));
+            }
+            let value: String = map.next_value()?;
+            if map.next_key::<String>()?.is_some() {
+                return Err(M::Error::custom(format_args!("expected only `{}`", self.map_key)));
+            }
+            Ok((self.from_value)(value))
+        }
+    }
+
+    deserializer.deserialize_any(KeywordOrMap { what, keywords, map_key, from_keyword, from_value })
+}
+
+impl<'de> Deserialize<'de> for RetriggerSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        keyword_or_map(
+            deserializer,
+            "re-trigger policy",
+            &["once", "always"],
+            "cooldown",
+            |k| match k {
+                "once" => Some(RetriggerSpec::Once),
+                "always" => Some(RetriggerSpec::Always),
+                _ => None,
+            },
+            RetriggerSpec::Cooldown,
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for ActionType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        keyword_or_map(
+            deserializer,
+            "action type",
+            &["email", "crm_task", "telemarketing_handoff", "warmup_campaign", "web_recommendation"],
+            "custom",
+            |k| match k {
+                "email" => Some(ActionType::Email),
+                "crm_task" => Some(ActionType::CrmTask),
+                "telemarketing_handoff" => Some(ActionType::TelemarketingHandoff),
+                "warmup_campaign" => Some(ActionType::WarmupCampaign),
+                "web_recommendation" => Some(ActionType::WebRecommendation),
+                _ => None,
+            },
+            ActionType::Custom,
+        )
+    }
+}

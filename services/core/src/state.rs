@@ -1,0 +1,297 @@
+//! Per-customer feature state, updated incrementally from events. Memory per customer is
+//! bounded: windows keep one aggregate per bucket, distinct counts at most `max_distinct` values.
+
+use crate::catalog::{split_var, zero_of, Catalog, Feature, Window};
+use crate::duration::DAY_MS;
+use crate::expr::{VarRef, Vars};
+use crate::event::Event;
+use crate::expr::Val;
+use crate::spec::FeatureKind;
+use std::borrow::Cow;
+
+/// One aggregate per window bucket, oldest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Buckets(pub Vec<(i64, f64)>);
+
+/// Distinct values by hash with the latest event time each was seen; holds the `max_distinct`
+/// most recently seen values, which is exactly what an exact bounded count needs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Distinct(pub Vec<(u64, i64)>);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureState {
+    /// count, sum, min, max, first_ts, last_ts over all time; `None` until the first event.
+    Scalar(Option<f64>),
+    /// Any aggregate over a sliding window.
+    Windowed(Buckets),
+    /// `last` value and the event time it had (latest event time wins).
+    Last(Option<(i64, Val<'static>)>),
+    Distinct(Distinct),
+    /// `days_since` keeps nothing: it is derived when read.
+    Derived,
+}
+
+impl FeatureState {
+    pub fn empty(feature: &Feature) -> FeatureState {
+        match (feature.kind, feature.window) {
+            (FeatureKind::DaysSince, _) => FeatureState::Derived,
+            (FeatureKind::Last, _) => FeatureState::Last(None),
+            (FeatureKind::DistinctCount, _) => FeatureState::Distinct(Distinct::default()),
+            // last_ts in a window is the all-time last_ts, read through the window
+            (FeatureKind::LastTs, _) => FeatureState::Scalar(None),
+            (_, Some(_)) => FeatureState::Windowed(Buckets::default()),
+            (_, None) => FeatureState::Scalar(None),
+        }
+    }
+}
+
+/// Everything the engine keeps about one customer.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomerState {
+    /// Latest event time seen for this customer: the end of every window.
+    pub clock: i64,
+    /// One state per catalog feature, in catalog order.
+    pub features: Vec<FeatureState>,
+    /// (use case + tier key, event time of the last action) for re-trigger policies.
+    pub fired: Vec<(u64, i64)>,
+}
+
+impl CustomerState {
+    pub fn new(catalog: &Catalog) -> CustomerState {
+        CustomerState {
+            clock: i64::MIN,
+            features: catalog.features.iter().map(FeatureState::empty).collect(),
+            fired: Vec::new(),
+        }
+    }
+
+    pub fn last_fired(&self, key: u64) -> Option<i64> {
+        self.fired.iter().find(|(k, _)| *k == key).map(|(_, ts)| *ts)
+    }
+
+    pub fn record_fired(&mut self, key: u64, ts: i64) {
+        match self.fired.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = entry.1.max(ts),
+            None => self.fired.push((key, ts)),
+        }
+    }
+
+    /// Applies one event to every feature its type updates (filters checked here).
+    pub fn apply(&mut self, catalog: &Catalog, event: &Event<'_>) {
+        let ts = event.ts();
+        if ts > self.clock {
+            self.clock = ts;
+        }
+        let Some(type_index) = event.type_index else { return };
+        let Some(updates) = catalog.updates_by_type.get(type_index as usize) else { return };
+        for &index in updates {
+            let feature = &catalog.features[index];
+            if let Some(filter) = &feature.filter {
+                // a filter that fails to evaluate does not count the event
+                if !matches!(filter.eval_bool(&EventVars { catalog, event }), Ok(true)) {
+                    continue;
+                }
+            }
+            let value = feature.field.and_then(|slot| event.fields[slot].as_ref());
+            if feature.field.is_some() && value.is_none() {
+                continue; // the event lacks the aggregated field
+            }
+            update(&mut self.features[index], feature, self.clock, ts, value);
+        }
+    }
+
+    /// Reads a feature's current value; `now` is the triggering event's time (for recency).
+    pub fn read<'s>(&'s self, catalog: &Catalog, index: usize, now: i64) -> Val<'s> {
+        let feature = &catalog.features[index];
+        read(&self.features[index], feature, self, catalog, now).unwrap_or_else(|| feature.default.clone())
+    }
+}
+
+fn numeric(value: Option<&Val<'_>>) -> f64 {
+    value.and_then(Val::as_f64).unwrap_or(0.0)
+}
+
+fn update(state: &mut FeatureState, feature: &Feature, clock: i64, ts: i64, value: Option<&Val<'_>>) {
+    match state {
+        FeatureState::Scalar(current) => {
+            let x = match feature.kind {
+                FeatureKind::Count => 1.0,
+                FeatureKind::FirstTs | FeatureKind::LastTs => ts as f64,
+                _ => numeric(value),
+            };
+            *current = Some(match *current {
+                None => x,
+                Some(c) => combine(feature.kind, c, x),
+            });
+        }
+        FeatureState::Windowed(buckets) => {
+            let Some(window) = feature.window else { return };
+            if !window.contains(clock, ts) {
+                return; // too late: this event's bucket has left the window
+            }
+            let x = match feature.kind {
+                FeatureKind::Count => 1.0,
+                FeatureKind::FirstTs | FeatureKind::LastTs => ts as f64,
+                _ => numeric(value),
+            };
+            buckets.add(window, clock, ts, x, feature.kind);
+        }
+        FeatureState::Last(current) => {
+            if let Some(v) = value {
+                if current.as_ref().is_none_or(|(t, _)| ts >= *t) {
+                    *current = Some((ts, v.clone().into_owned()));
+                }
+            }
+        }
+        FeatureState::Distinct(set) => {
+            if let Some(v) = value {
+                set.add(hash_value(v), ts, feature.max_distinct as usize);
+            }
+        }
+        FeatureState::Derived => {}
+    }
+}
+
+fn combine(kind: FeatureKind, current: f64, x: f64) -> f64 {
+    match kind {
+        FeatureKind::Min | FeatureKind::FirstTs => current.min(x),
+        FeatureKind::Max | FeatureKind::LastTs => current.max(x),
+        _ => current + x,
+    }
+}
+
+impl Buckets {
+    fn add(&mut self, window: Window, clock: i64, ts: i64, x: f64, kind: FeatureKind) {
+        let bucket = window.bucket_of(ts);
+        match self.0.binary_search_by_key(&bucket, |(b, _)| *b) {
+            Ok(i) => self.0[i].1 = combine(kind, self.0[i].1, x),
+            Err(i) => self.0.insert(i, (bucket, x)),
+        }
+        let first = window.first_bucket(clock);
+        let expired = self.0.partition_point(|(b, _)| *b < first);
+        if expired > 0 {
+            self.0.drain(..expired);
+        }
+    }
+
+    fn aggregate(&self, window: Window, clock: i64, kind: FeatureKind) -> Option<f64> {
+        let first = window.first_bucket(clock);
+        let start = self.0.partition_point(|(b, _)| *b < first);
+        self.0[start..].iter().map(|(_, x)| *x).reduce(|a, b| combine(kind, a, b))
+    }
+}
+
+impl Distinct {
+    fn add(&mut self, hash: u64, ts: i64, max: usize) {
+        if let Some(entry) = self.0.iter_mut().find(|(h, _)| *h == hash) {
+            entry.1 = entry.1.max(ts);
+            return;
+        }
+        if self.0.len() < max {
+            self.0.push((hash, ts));
+            return;
+        }
+        // full: the value replaces the least recently seen one, if it is more recent
+        if let Some((i, _)) = self.0.iter().enumerate().min_by_key(|(_, (_, t))| *t) {
+            if ts > self.0[i].1 {
+                self.0[i] = (hash, ts);
+            }
+        }
+    }
+
+    fn count(&self, window: Option<Window>, clock: i64) -> usize {
+        match window {
+            None => self.0.len(),
+            Some(w) => self.0.iter().filter(|(_, t)| w.contains(clock, *t)).count(),
+        }
+    }
+}
+
+pub(crate) fn hash_value(value: &Val<'_>) -> u64 {
+    use xxhash_rust::xxh3::xxh3_64;
+    match value {
+        Val::Str(s) => xxh3_64(s.as_bytes()),
+        Val::Int(i) => xxh3_64(&i.to_le_bytes()),
+        Val::Double(d) => xxh3_64(&d.to_bits().to_le_bytes()),
+        Val::Bool(b) => u64::from(*b),
+    }
+}
+
+fn as_feature_val(kind: FeatureKind, x: f64) -> Val<'static> {
+    match kind {
+        FeatureKind::Count | FeatureKind::FirstTs | FeatureKind::LastTs => Val::Int(x as i64),
+        _ => Val::Double(x),
+    }
+}
+
+fn read<'s>(
+    state: &'s FeatureState,
+    feature: &Feature,
+    customer: &'s CustomerState,
+    catalog: &Catalog,
+    now: i64,
+) -> Option<Val<'s>> {
+    let clock = customer.clock;
+    match state {
+        FeatureState::Scalar(value) => {
+            let x = (*value)?;
+            if let (Some(w), FeatureKind::LastTs) = (feature.window, feature.kind) {
+                if !w.contains(clock, x as i64) {
+                    return None;
+                }
+            }
+            Some(as_feature_val(feature.kind, x))
+        }
+        FeatureState::Windowed(buckets) => {
+            let window = feature.window?;
+            let x = buckets.aggregate(window, clock, feature.kind)?;
+            Some(as_feature_val(feature.kind, x))
+        }
+        FeatureState::Last(value) => {
+            let (ts, v) = value.as_ref()?;
+            if let Some(w) = feature.window {
+                if !w.contains(clock, *ts) {
+                    return None;
+                }
+            }
+            Some(match v {
+                Val::Str(s) => Val::Str(Cow::Borrowed(s.as_ref())),
+                other => other.clone(),
+            })
+        }
+        FeatureState::Distinct(set) => Some(Val::Int(set.count(feature.window, clock) as i64)),
+        FeatureState::Derived => {
+            let of = feature.of?;
+            match read(&customer.features[of], &catalog.features[of], customer, catalog, now)? {
+                Val::Int(ts) => Some(Val::Double((now - ts) as f64 / DAY_MS as f64)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// An event as seen by expressions: absent fields read as their type's zero value.
+pub struct EventVars<'c, 'e, 'a> {
+    pub catalog: &'c Catalog,
+    pub event: &'e Event<'a>,
+}
+
+impl Vars for EventVars<'_, '_, '_> {
+    fn get(&self, var: VarRef) -> Val<'_> {
+        let (_, slot) = split_var(var);
+        event_field(self.catalog, self.event, slot)
+    }
+
+    fn has(&self, var: VarRef) -> bool {
+        let (_, slot) = split_var(var);
+        matches!(self.event.fields.get(slot), Some(Some(_)))
+    }
+}
+
+pub(crate) fn event_field<'e>(catalog: &Catalog, event: &'e Event<'_>, slot: usize) -> Val<'e> {
+    match event.fields.get(slot) {
+        Some(Some(Val::Str(s))) => Val::Str(Cow::Borrowed(s.as_ref())),
+        Some(Some(v)) => v.clone(),
+        _ => zero_of(catalog.fields[slot].ty),
+    }
+}

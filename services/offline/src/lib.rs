@@ -1,0 +1,8 @@
+//! Reading use-case directories from disk, and `replay`: the core's evaluation run over a
+//! recorded event file, the way an analyst back-tests a use case before approving it.
+
+pub mod load;
+pub mod replay;
+
+pub use load::{load_dir, read_dir_files, LoadError};
+pub use replay::{replay, ReplayOptions, ReplaySummary};

@@ -1,0 +1,181 @@
+//! Replays a JSON-lines event file through the same [`Processor`] the live engine uses.
+
+use revenue_core::processor::Counters;
+use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// `BackTest` evaluates drafts too; `Engine` mirrors exactly what the live engine emits.
+    pub mode: Mode,
+    /// Name used as the source topic in action ids (the file name).
+    pub source_name: String,
+    /// How many malformed lines are kept with their line number for the report.
+    pub keep_malformed: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions { mode: Mode::BackTest, source_name: "replay".into(), keep_malformed: 100 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MalformedLine {
+    pub line: u64,
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TierSummary {
+    pub tier: String,
+    pub action_type: String,
+    pub channel: String,
+    pub actions: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct UseCaseSummary {
+    pub id: String,
+    pub version: u32,
+    pub status: String,
+    pub evaluations: u64,
+    pub actions: u64,
+    pub tiers: Vec<TierSummary>,
+    pub actions_by_channel: BTreeMap<String, u64>,
+    pub customers_reached: u64,
+    pub retrigger_blocked: u64,
+    pub errors: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ReplaySummary {
+    pub lines: u64,
+    pub events: u64,
+    pub customers: u64,
+    pub unknown_event_type: u64,
+    pub malformed: u64,
+    pub malformed_by_reason: BTreeMap<&'static str, u64>,
+    /// The first malformed lines, with their numbers (see `ReplayOptions::keep_malformed`).
+    pub malformed_lines: Vec<MalformedLine>,
+    pub actions: u64,
+    pub seconds: f64,
+    pub events_per_second: f64,
+    pub use_cases: Vec<UseCaseSummary>,
+}
+
+/// Runs every line of `input` through the use cases, writing each action as a JSON line to
+/// `out`. `progress` is called now and then with the number of bytes read so far.
+pub fn replay(
+    set: Arc<UseCaseSet>,
+    mut input: impl BufRead,
+    mut out: impl Write,
+    options: &ReplayOptions,
+    mut progress: impl FnMut(u64),
+) -> std::io::Result<ReplaySummary> {
+    let started = Instant::now();
+    let processor = Processor::new(set.clone(), options.mode);
+    let catalog = &set.catalog;
+    let mut counters = Counters::for_set(&set);
+    let mut states: FxHashMap<Box<str>, CustomerState> = FxHashMap::default();
+    let mut reached: Vec<FxHashSet<u64>> = vec![FxHashSet::default(); set.use_cases.len()];
+    let mut by_channel: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); set.use_cases.len()];
+    let index_of: FxHashMap<&str, usize> = set.use_cases.iter().enumerate().map(|(i, uc)| (uc.id.as_ref(), i)).collect();
+    let mut summary = ReplaySummary::default();
+    let mut line = Vec::with_capacity(512);
+    let mut bytes_read = 0u64;
+    let mut write_error: Option<std::io::Error> = None;
+    loop {
+        line.clear();
+        let n = input.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        bytes_read += n as u64;
+        summary.lines += 1;
+        if summary.lines % 65_536 == 0 {
+            progress(bytes_read);
+        }
+        let text = trim_line(&line);
+        if text.is_empty() {
+            continue;
+        }
+        let event = match decode_json(catalog, text, None) {
+            Ok(event) => event,
+            Err(err) => {
+                summary.malformed += 1;
+                *summary.malformed_by_reason.entry(err.reason()).or_default() += 1;
+                if summary.malformed_lines.len() < options.keep_malformed {
+                    summary.malformed_lines.push(MalformedLine { line: summary.lines, reason: err.reason(), detail: err.to_string() });
+                }
+                continue;
+            }
+        };
+        let customer = event.customer_id();
+        let state = match states.get_mut(customer) {
+            Some(state) => state,
+            None => states.entry(Box::from(customer)).or_insert_with(|| CustomerState::new(catalog)),
+        };
+        let source = Source { topic: &options.source_name, partition: 0, offset: summary.lines as i64 };
+        processor.process(state, &event, source, &mut counters, &mut |action: Action| {
+            let i = index_of[action.use_case_id.as_ref()];
+            reached[i].insert(xxhash_rust::xxh3::xxh3_64(action.customer_id.as_bytes()));
+            *by_channel[i].entry(action.channel.to_string()).or_default() += 1;
+            summary.actions += 1;
+            if write_error.is_none() {
+                let written = serde_json::to_writer(&mut out, &action).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
+                if let Err(e) = written {
+                    write_error = Some(e);
+                }
+            }
+        });
+        if let Some(e) = write_error.take() {
+            return Err(e);
+        }
+    }
+    out.flush()?;
+    progress(bytes_read);
+    summary.events = counters.events;
+    summary.customers = states.len() as u64;
+    summary.unknown_event_type = counters.unknown_type;
+    summary.seconds = started.elapsed().as_secs_f64();
+    summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);
+    summary.use_cases = set
+        .use_cases
+        .iter()
+        .zip(&counters.use_cases)
+        .enumerate()
+        .map(|(i, (uc, c))| UseCaseSummary {
+            id: uc.id.to_string(),
+            version: uc.version,
+            status: uc.status.as_str().to_string(),
+            evaluations: c.evaluations,
+            actions: c.actions_by_tier.iter().sum(),
+            tiers: uc
+                .tiers
+                .iter()
+                .zip(&c.actions_by_tier)
+                .map(|(t, n)| TierSummary { tier: t.name.to_string(), action_type: t.action_type.to_string(), channel: t.channel.to_string(), actions: *n })
+                .collect(),
+            actions_by_channel: std::mem::take(&mut by_channel[i]),
+            customers_reached: reached[i].len() as u64,
+            retrigger_blocked: c.retrigger_blocked,
+            errors: c.errors,
+        })
+        .collect();
+    Ok(summary)
+}
+
+fn trim_line(line: &[u8]) -> &[u8] {
+    let mut end = line.len();
+    while end > 0 && matches!(line[end - 1], b'\n' | b'\r' | b' ' | b'\t') {
+        end -= 1;
+    }
+    &line[..end]
+}
