@@ -107,6 +107,17 @@ impl Catalog {
 
     /// Compiles `features.yaml`; every problem found is returned, with its key path.
     pub fn compile(file: &str, spec: &CatalogSpec) -> Result<Catalog, Vec<Diagnostic>> {
+        let (catalog, problems) = Catalog::compile_partial(file, spec);
+        if problems.is_empty() {
+            Ok(catalog)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Compiles as much as it can: features with problems are kept as inert placeholders, so
+    /// use cases can still be checked against the catalog and every problem reported at once.
+    pub fn compile_partial(file: &str, spec: &CatalogSpec) -> (Catalog, Vec<Diagnostic>) {
         let mut problems = Vec::new();
         let mut fields = vec![
             EventField { name: "customer_id".into(), ty: Type::String },
@@ -174,9 +185,6 @@ impl Catalog {
                 }
             }
         }
-        if !problems.is_empty() {
-            return Err(problems);
-        }
         catalog.updates_by_type = (0..catalog.event_types.len())
             .map(|t| {
                 catalog
@@ -188,7 +196,7 @@ impl Catalog {
                     .collect()
             })
             .collect();
-        Ok(catalog)
+        (catalog, problems)
     }
 }
 

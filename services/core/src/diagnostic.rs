@@ -54,7 +54,8 @@ impl fmt::Display for Diagnostic {
 }
 
 /// Finds the line of a key path such as `action.tiers[1].when` in block-style YAML text.
-/// Best effort: returns `None` when the text is written in a way this walker does not follow.
+/// Best effort: where the path goes into flow style (`{a: 1}`, `[x, y]`) it stops at the
+/// deepest key it found; `None` when not even the first key is found.
 pub fn locate(text: &str, key_path: &str) -> Option<usize> {
     let lines: Vec<&str> = text.lines().collect();
     let mut start = 0usize;
@@ -63,13 +64,15 @@ pub fn locate(text: &str, key_path: &str) -> Option<usize> {
     for segment in key_path.split('.') {
         let (key, indices) = split_indices(segment);
         if !key.is_empty() {
-            let (line, indent) = find_key(&lines, start, min_indent, key)?;
+            let Some((line, indent)) = find_key(&lines, start, min_indent, key) else { break };
             found = Some(line);
             start = line + 1;
             min_indent = indent + 1;
         }
         for index in indices {
-            let (line, indent) = find_item(&lines, start, min_indent.saturating_sub(1), index)?;
+            let Some((line, indent)) = find_item(&lines, start, min_indent.saturating_sub(1), index) else {
+                return found.map(|line| line + 1);
+            };
             found = Some(line);
             // keys of the item sit on the dash line or below it, indented past the dash
             start = line;
@@ -160,7 +163,8 @@ mod tests {
         assert_eq!(locate(TEXT, "action.tiers[1]"), Some(6));
         assert_eq!(locate(TEXT, "action.tiers[1].when"), Some(8));
         assert_eq!(locate(TEXT, "action.tiers[1].topic"), Some(9));
-        assert_eq!(locate(TEXT, "action.missing"), None);
+        assert_eq!(locate(TEXT, "action.missing"), Some(2), "falls back to the deepest key found");
+        assert_eq!(locate(TEXT, "nothing.here"), None);
     }
 
     #[test]

@@ -200,34 +200,47 @@ fn decide(uc: &UseCase, vars: &EvalVars<'_, '_>, state: &CustomerState) -> Resul
             return Ok(Decision::None);
         }
     }
-    let score = match &uc.score {
-        Some(expr) => Some(expr.eval_f64(vars)?),
-        None => None,
+    // the score is computed once, and only when a tier or the action needs it
+    let mut score: Option<f64> = None;
+    let compute_score = |score: &mut Option<f64>| -> Result<f64, EvalError> {
+        if let Some(s) = *score {
+            return Ok(s);
+        }
+        let s = match &uc.score {
+            Some(expr) => expr.eval_f64(vars)?,
+            None => 0.0,
+        };
+        *score = Some(s);
+        Ok(s)
     };
-    let vars = EvalVars { score: score.unwrap_or(0.0), ..*vars };
     let mut blocked = false;
     for (index, tier) in uc.tiers.iter().enumerate() {
-        if !tier_matches(tier, score, &vars)? {
-            continue;
+        if tier.needs_score {
+            let s = compute_score(&mut score)?;
+            if tier.min_score.is_some_and(|lo| s < lo) || tier.max_score.is_some_and(|hi| s >= hi) {
+                continue;
+            }
+        }
+        if let Some(condition) = &tier.when {
+            let matched = if tier.needs_score {
+                condition.eval_bool(&EvalVars { score: score.unwrap_or(0.0), ..*vars })?
+            } else {
+                condition.eval_bool(vars)?
+            };
+            if !matched {
+                continue;
+            }
         }
         if allowed(tier, state, vars.now) {
+            let score = match &uc.score {
+                Some(_) => Some(compute_score(&mut score)?),
+                None => None,
+            };
             return Ok(Decision::Act { tier: index, score });
         }
         blocked = true;
     }
     Ok(if blocked { Decision::Blocked } else { Decision::None })
-}
-
-fn tier_matches(tier: &Tier, score: Option<f64>, vars: &EvalVars<'_, '_>) -> Result<bool, EvalError> {
-    if let Some(s) = score {
-        if tier.min_score.is_some_and(|lo| s < lo) || tier.max_score.is_some_and(|hi| s >= hi) {
-            return Ok(false);
-        }
-    }
-    match &tier.when {
-        Some(condition) => condition.eval_bool(vars),
-        None => Ok(true),
-    }
 }
 
 fn allowed(tier: &Tier, state: &CustomerState, now: i64) -> bool {
@@ -293,6 +306,13 @@ pub(crate) fn val_to_json(value: &Val<'_>) -> serde_json::Value {
     }
 }
 
+#[derive(Serialize)]
+struct SourceJson<'s> {
+    topic: &'s str,
+    partition: i32,
+    offset: i64,
+}
+
 struct Payload<'p>(&'p [(Arc<str>, Val<'static>)]);
 
 impl Serialize for Payload<'_> {
@@ -321,7 +341,7 @@ impl Serialize for Action {
         map.serialize_entry("event_ts", &self.event_ts)?;
         map.serialize_entry("score", &self.score)?;
         map.serialize_entry("payload", &Payload(&self.payload))?;
-        map.serialize_entry("source", &(&self.source_topic, self.source_partition, self.source_offset))?;
+        map.serialize_entry("source", &SourceJson { topic: &self.source_topic, partition: self.source_partition, offset: self.source_offset })?;
         map.end()
     }
 }

@@ -42,6 +42,8 @@ pub struct Tier {
     pub channel: Arc<str>,
     pub topic: Arc<str>,
     pub payload: Vec<(Arc<str>, CompiledExpr)>,
+    /// Whether matching this tier needs the score (a threshold, or `score` in `when`).
+    pub needs_score: bool,
     /// Key of this tier in a customer's re-trigger history: use case id + tier name, not the
     /// version, so a new version does not act again on customers the old one reached.
     pub history_key: u64,
@@ -122,13 +124,11 @@ impl UseCaseSet {
                     problems.push(d);
                     None
                 }
-                Ok(spec) => match Catalog::compile(&file.path, &spec) {
-                    Ok(catalog) => Some(catalog),
-                    Err(found) => {
-                        problems.extend(with_lines(found, &file.text));
-                        None
-                    }
-                },
+                Ok(spec) => {
+                    let (catalog, found) = Catalog::compile_partial(&file.path, &spec);
+                    problems.extend(with_lines(found, &file.text));
+                    Some(catalog)
+                }
             },
         };
 
@@ -359,7 +359,9 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
                 payload.push((Arc::from(name.as_str()), compiled));
             }
         }
+        let reads_score = when.as_ref().is_some_and(|w| w.references().iter().any(|r| catalog::split_var(*r).0 == NS_SCORE));
         tiers.push(Tier {
+            needs_score: has_threshold || reads_score,
             name: Arc::from(t.name.as_str()),
             when,
             min_score: t.min_score,

@@ -1,5 +1,6 @@
 //! Replays a JSON-lines event file through the same [`Processor`] the live engine uses.
 
+use compact_str::CompactString;
 use revenue_core::processor::Counters;
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -83,7 +84,8 @@ pub fn replay(
     let processor = Processor::new(set.clone(), options.mode);
     let catalog = &set.catalog;
     let mut counters = Counters::for_set(&set);
-    let mut states: FxHashMap<Box<str>, CustomerState> = FxHashMap::default();
+    // keys up to 24 bytes are stored inline: no pointer to chase per lookup
+    let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
     let mut reached: Vec<FxHashSet<u64>> = vec![FxHashSet::default(); set.use_cases.len()];
     let mut by_channel: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); set.use_cases.len()];
     let index_of: FxHashMap<&str, usize> = set.use_cases.iter().enumerate().map(|(i, uc)| (uc.id.as_ref(), i)).collect();
@@ -120,7 +122,7 @@ pub fn replay(
         let customer = event.customer_id();
         let state = match states.get_mut(customer) {
             Some(state) => state,
-            None => states.entry(Box::from(customer)).or_insert_with(|| CustomerState::new(catalog)),
+            None => states.entry(CompactString::from(customer)).or_insert_with(|| CustomerState::new(catalog)),
         };
         let source = Source { topic: &options.source_name, partition: 0, offset: summary.lines as i64 };
         processor.process(state, &event, source, &mut counters, &mut |action: Action| {

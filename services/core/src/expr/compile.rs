@@ -11,8 +11,9 @@ use super::eval::{self, CmpOp, Node};
 use super::{CompiledExpr, Expect, ExprError, Scope, Type, Val, VarRef, Vars};
 
 /// How deeply expressions may nest. Lowering and evaluation recurse on the
-/// tree, so this bounds their stack use. The parser already bounds nesting
-/// through parentheses and `? :`, but not chains such as `a + b + c + ...`.
+/// tree, on the caller's stack, so this bounds their stack use. The parser
+/// bounds nesting through parentheses and `? :`, but not chains such as
+/// `a + b + c + ...`.
 const MAX_DEPTH: u32 = 200;
 
 const SUFFIX: &str = "unsupported in Revenue Engine expressions";
@@ -47,14 +48,93 @@ pub(crate) fn compile(
     })
 }
 
+/// The longest source accepted. Revenue rules are short; the bound keeps the
+/// parser, which recurses once per operator of a chain such as
+/// `a + b + c + ...`, within the stack it is given.
+const MAX_SOURCE_LEN: usize = 8 * 1024;
+
+/// Stack of the thread the parser runs on. The `cel` parser (ANTLR-generated)
+/// uses a lot of stack per nesting level: in a debug build about 100 KiB per
+/// parenthesis, so 20 nested parentheses overflow a 2 MiB thread stack, and a
+/// stack overflow aborts the process. 64 MiB (reserved, only touched as used)
+/// covers the parser's own nesting limit and any source of `MAX_SOURCE_LEN`.
+const PARSER_STACK: usize = 64 << 20;
+
+/// Parses `source` on a helper thread with a large stack, and checks the
+/// tree is shallow enough for lowering and evaluation to recurse on the
+/// caller's stack. Compiling is a configuration-time operation, so the thread
+/// costs little.
 fn parse(source: &str) -> Result<IdedExpr, ExprError> {
+    if source.len() > MAX_SOURCE_LEN {
+        return Err(ExprError::new(format!(
+            "expression too long: {} bytes, at most {MAX_SOURCE_LEN}",
+            source.len()
+        ))
+        .with_hint("split the expression into smaller features"));
+    }
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new()
+            .name("expr-parse".to_owned())
+            .stack_size(PARSER_STACK)
+            .spawn_scoped(s, || parse_guarded(source));
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| Err(parser_failed())),
+            // No thread to be had: parse here, which is fine for the usual
+            // short and shallow expression.
+            Err(_) => parse_guarded(source),
+        }
+    })
+}
+
+fn parse_guarded(source: &str) -> Result<IdedExpr, ExprError> {
     // The parser reports what it can't parse as errors; the guard makes sure
     // a bug in it can't take the caller down on some odd expression text.
-    match catch_unwind(AssertUnwindSafe(|| Parser::new().parse(source))) {
-        Ok(Ok(ast)) => Ok(ast),
-        Ok(Err(errors)) => Err(parse_error(source, &errors)),
-        Err(_) => Err(ExprError::new("invalid expression: the CEL parser failed on it")
-            .with_hint("check the expression's syntax")),
+    let ast = match catch_unwind(AssertUnwindSafe(|| Parser::new().parse(source))) {
+        Ok(Ok(ast)) => ast,
+        Ok(Err(errors)) => return Err(parse_error(source, &errors)),
+        Err(_) => return Err(parser_failed()),
+    };
+    if deeper_than(&ast, MAX_DEPTH) {
+        // Dropped here, on the large stack: dropping recurses too.
+        return Err(too_deep());
+    }
+    Ok(ast)
+}
+
+fn parser_failed() -> ExprError {
+    ExprError::new("invalid expression: the CEL parser failed on it")
+        .with_hint("check the expression's syntax")
+}
+
+fn too_deep() -> ExprError {
+    ExprError::new(format!(
+        "expression nested too deeply (more than {MAX_DEPTH} levels)"
+    ))
+    .with_hint("split the expression into smaller features")
+}
+
+/// Whether the tree under `e` has more than `limit` levels.
+fn deeper_than(e: &IdedExpr, limit: u32) -> bool {
+    let Some(limit) = limit.checked_sub(1) else {
+        return true;
+    };
+    let deeper = |e: &IdedExpr| deeper_than(e, limit);
+    match &e.expr {
+        Expr::Call(call) => call.target.as_deref().is_some_and(deeper) || call.args.iter().any(deeper),
+        Expr::Select(select) => deeper(&select.operand),
+        Expr::List(list) => list.elements.iter().any(deeper),
+        Expr::Map(map) => map.entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(entry) => deeper(&entry.key) || deeper(&entry.value),
+            EntryExpr::StructField(field) => deeper(&field.value),
+        }),
+        Expr::Struct(s) => s.entries.iter().any(|entry| match &entry.expr {
+            EntryExpr::MapEntry(entry) => deeper(&entry.key) || deeper(&entry.value),
+            EntryExpr::StructField(field) => deeper(&field.value),
+        }),
+        Expr::Comprehension(c) => [&c.iter_range, &c.accu_init, &c.loop_cond, &c.loop_step, &c.result]
+            .into_iter()
+            .any(deeper),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => false,
     }
 }
 
@@ -172,13 +252,15 @@ struct Lowerer<'s> {
     depth: u32,
 }
 
+// Lowering recurses through `lower`, `lower_expr`, `call` and one operator
+// method per level. In a debug build every local of a function gets its own
+// stack slot, so these functions stay small, and build their errors in
+// out-of-line functions: a level costs about 2 KiB of stack, well within a
+// 2 MiB thread stack at `MAX_DEPTH`.
 impl Lowerer<'_> {
     fn lower(&mut self, e: &IdedExpr) -> Result<Typed, ExprError> {
         if self.depth >= MAX_DEPTH {
-            return Err(ExprError::new(format!(
-                "expression nested too deeply (more than {MAX_DEPTH} levels)"
-            ))
-            .with_hint("split the expression into smaller features"));
+            return Err(too_deep());
         }
         self.depth += 1;
         let typed = self.lower_expr(e);
@@ -190,43 +272,29 @@ impl Lowerer<'_> {
         match &e.expr {
             Expr::Literal(literal) => literal_value(literal, e),
             Expr::Ident(name) => self.variable(&[name.as_str()]),
-            Expr::Select(select) if select.test => {
-                let Some(mut path) = name_path(&select.operand) else {
-                    return Err(ExprError::new(format!(
-                        "`{}`: has() takes a field of a variable",
-                        render(e)
-                    ))
-                    .with_hint("test a field such as `has(event.amount)`"));
+            Expr::Select(select) => {
+                let path = if select.test {
+                    name_path(&select.operand).map(|mut path| {
+                        path.push(select.field.as_str());
+                        path
+                    })
+                } else {
+                    name_path(e)
                 };
-                path.push(select.field.as_str());
-                let (var, _) = self.resolve(&path)?;
-                Ok(Typed::new(Node::Has(var), Type::Bool))
+                match path {
+                    Some(path) => {
+                        let (var, ty) = self.resolve(&path)?;
+                        Ok(if select.test {
+                            Typed::new(Node::Has(var), Type::Bool)
+                        } else {
+                            Typed::new(Node::Var(var), ty)
+                        })
+                    }
+                    None => Err(select_error(e)),
+                }
             }
-            Expr::Select(_) => match name_path(e) {
-                Some(path) => self.variable(&path),
-                None => Err(unsupported(
-                    format!("field selection on a computed value `{}` is", render(e)),
-                    "select fields of variables only, e.g. `event.amount`",
-                )),
-            },
             Expr::Call(call) => self.call(call, e),
-            Expr::List(_) => Err(unsupported(
-                format!("list `{}` is", render(e)),
-                "lists are only supported on the right of `in`, e.g. `x in [1, 2]`",
-            )),
-            Expr::Map(_) => Err(unsupported(
-                format!("map `{}` is", render(e)),
-                "use variables and literals of type bool, int, double or string",
-            )),
-            Expr::Struct(_) => Err(unsupported(
-                format!("message construction `{}` is", render(e)),
-                "use variables and literals of type bool, int, double or string",
-            )),
-            Expr::Comprehension(_) => Err(unsupported(
-                "comprehension macros (`all`, `exists`, `exists_one`, `map`, `filter`) are",
-                "compute the aggregate as a feature, or use `x in [..]` for membership",
-            )),
-            Expr::Unspecified => Err(ExprError::new("invalid expression")),
+            _ => Err(unsupported_expr(e)),
         }
     }
 
@@ -239,12 +307,7 @@ impl Lowerer<'_> {
                 }
                 Ok((var, ty))
             }
-            None => {
-                let name = path.join(".");
-                let candidates = self.scope.candidates();
-                Err(ExprError::new(format!("unknown identifier `{name}`"))
-                    .with_hint(suggest(&name, &candidates, "identifiers")))
-            }
+            None => Err(unknown_identifier(path, self.scope)),
         }
     }
 
@@ -257,36 +320,20 @@ impl Lowerer<'_> {
         if let Some(target) = &call.target {
             return self.method(call, target, e);
         }
-        let args = &call.args;
-        match (call.func_name.as_str(), args.len()) {
-            (operators::LOGICAL_AND | operators::LOGICAL_OR, 2) => self.logic(call, e),
-            (operators::LOGICAL_NOT, 1) => {
-                let x = self.lower(&args[0])?;
-                if x.ty != Type::Bool {
-                    return Err(operand_error("!", &[x.ty], e)
-                        .with_hint("`!` negates a bool; compare the value first, e.g. `!(x > 0)`"));
-                }
-                Ok(fold_if(x.is_const(), Node::Not(x.boxed()), Type::Bool))
-            }
-            (operators::NEGATE, 1) => {
-                let x = self.lower(&args[0])?;
-                let (all_const, ty) = (x.is_const(), x.ty);
-                let node = match ty {
-                    Type::Int => Node::NegInt(x.boxed()),
-                    Type::Double => Node::NegDouble(x.boxed()),
-                    _ => return Err(operand_error("-", &[ty], e)),
-                };
-                Ok(fold_if(all_const, node, ty))
-            }
-            (operators::CONDITIONAL, 3) => self.conditional(args, e),
+        let args = call.args.as_slice();
+        match (call.func_name.as_str(), args) {
+            (operators::LOGICAL_AND, [l, r]) => self.logic(true, l, r, e),
+            (operators::LOGICAL_OR, [l, r]) => self.logic(false, l, r, e),
+            (operators::LOGICAL_NOT | operators::NEGATE, [x]) => self.unary_operator(call, x, e),
+            (operators::CONDITIONAL, [c, a, b]) => self.conditional(c, a, b, e),
             (
                 operators::ADD
                 | operators::SUBSTRACT
                 | operators::MULTIPLY
                 | operators::DIVIDE
                 | operators::MODULO,
-                2,
-            ) => self.arithmetic(call, e),
+                [l, r],
+            ) => self.arithmetic(call, l, r, e),
             (
                 operators::EQUALS
                 | operators::NOT_EQUALS
@@ -294,133 +341,12 @@ impl Lowerer<'_> {
                 | operators::LESS_EQUALS
                 | operators::GREATER
                 | operators::GREATER_EQUALS,
-                2,
-            ) => self.comparison(call, e),
-            (operators::IN, 2) => self.membership(args, e),
-            (operators::INDEX | operators::OPT_INDEX, _) => Err(unsupported(
-                format!("indexing `{}` is", render(e)),
-                "select fields by name, e.g. `event.amount`",
-            )),
-            (operators::OPT_SELECT, _) => Err(unsupported(
-                format!("optional selection `{}` is", render(e)),
-                "test presence with has(), e.g. `has(event.amount)`",
-            )),
-            ("double", 1) => {
-                let x = self.lower(&args[0])?;
-                let all_const = x.is_const();
-                match x.ty {
-                    Type::Double => Ok(x),
-                    Type::Int => Ok(fold_if(all_const, Node::IntToDouble(x.boxed()), Type::Double)),
-                    Type::String => {
-                        Ok(fold_if(all_const, Node::StrToDouble(x.boxed()), Type::Double))
-                    }
-                    Type::Bool => Err(no_overload(e, &[Type::Bool])
-                        .with_hint("double() converts an int or a string")),
-                }
-            }
-            ("int", 1) => {
-                let x = self.lower(&args[0])?;
-                let all_const = x.is_const();
-                match x.ty {
-                    Type::Int => Ok(x),
-                    Type::Double => Ok(fold_if(all_const, Node::DoubleToInt(x.boxed()), Type::Int)),
-                    Type::String => Ok(fold_if(all_const, Node::StrToInt(x.boxed()), Type::Int)),
-                    Type::Bool => Err(no_overload(e, &[Type::Bool])
-                        .with_hint("int() converts a double or a string; for a bool use `c ? 1 : 0`")),
-                }
-            }
-            ("string", 1) => {
-                let x = self.lower(&args[0])?;
-                match x.ty {
-                    Type::String => Ok(x),
-                    _ => Ok(fold_if(x.is_const(), Node::ToStr(x.boxed()), Type::String)),
-                }
-            }
-            ("size", 1) => {
-                let x = self.lower(&args[0])?;
-                self.size(x, e)
-            }
-            ("round", 2) => {
-                let x = self.lower(&args[0])?;
-                let digits = self.lower(&args[1])?;
-                match (x.ty, digits.ty) {
-                    (Type::Double, Type::Int) => {
-                        let all_const = x.is_const() && digits.is_const();
-                        Ok(fold_if(
-                            all_const,
-                            Node::Round(x.boxed(), digits.boxed()),
-                            Type::Double,
-                        ))
-                    }
-                    (Type::Int, Type::Int) => Err(no_overload(e, &[x.ty, digits.ty])
-                        .with_hint("round() takes a double: convert with double(x)")),
-                    (Type::Double, Type::Double) => Err(no_overload(e, &[x.ty, digits.ty])
-                        .with_hint("the number of digits is an int: convert with int(x)")),
-                    (a, b) => Err(no_overload(e, &[a, b])
-                        .with_hint("round(x, digits) takes a double and an int")),
-                }
-            }
-            (name @ ("min" | "max"), 2) => {
-                let a = self.lower(&args[0])?;
-                let b = self.lower(&args[1])?;
-                let all_const = a.is_const() && b.is_const();
-                let min = name == "min";
-                match (a.ty, b.ty) {
-                    (Type::Int, Type::Int) => {
-                        let node = if min {
-                            Node::MinInt(a.boxed(), b.boxed())
-                        } else {
-                            Node::MaxInt(a.boxed(), b.boxed())
-                        };
-                        Ok(fold_if(all_const, node, Type::Int))
-                    }
-                    (Type::Double, Type::Double) => {
-                        let node = if min {
-                            Node::MinDouble(a.boxed(), b.boxed())
-                        } else {
-                            Node::MaxDouble(a.boxed(), b.boxed())
-                        };
-                        Ok(fold_if(all_const, node, Type::Double))
-                    }
-                    (ta, tb) if ta.is_numeric() && tb.is_numeric() => {
-                        Err(no_overload(e, &[ta, tb]).with_hint(MIX_HINT))
-                    }
-                    (ta, tb) => Err(no_overload(e, &[ta, tb])
-                        .with_hint(format!("{name}() takes two ints or two doubles"))),
-                }
-            }
-            ("abs", 1) => {
-                let x = self.lower(&args[0])?;
-                let all_const = x.is_const();
-                match x.ty {
-                    Type::Int => Ok(fold_if(all_const, Node::AbsInt(x.boxed()), Type::Int)),
-                    Type::Double => {
-                        Ok(fold_if(all_const, Node::AbsDouble(x.boxed()), Type::Double))
-                    }
-                    ty => Err(no_overload(e, &[ty]).with_hint("abs() takes an int or a double")),
-                }
-            }
-            (name, n) if FUNCTIONS.contains(&name) => Err(ExprError::new(format!(
-                "function `{name}` does not take {n} argument{} in `{}`",
-                if n == 1 { "" } else { "s" },
-                render(e)
-            ))
-            .with_hint(function_signature(name))),
-            (name, _) if MACROS.contains(&name) || name == operators::HAS => Err(unsupported(
-                format!("macro `{name}` in `{}` is", render(e)),
-                "compute the aggregate as a feature, or use `x in [..]` for membership",
-            )),
-            (name, _) if name.starts_with('@') || name.starts_with('_') || name.ends_with('_') => {
-                Err(unsupported(
-                    format!("operator `{name}` in `{}` is", render(e)),
-                    "see the supported operators in the expression documentation",
-                ))
-            }
-            (name, _) => Err(ExprError::new(format!(
-                "unknown function `{name}` in `{}`",
-                render(e)
-            ))
-            .with_hint(suggest(name, &FUNCTIONS, "functions"))),
+                [l, r],
+            ) => self.comparison(call, l, r, e),
+            (operators::IN, [x, list]) => self.membership(x, list, e),
+            ("double" | "int" | "string" | "size" | "abs", [x]) => self.function1(call, x, e),
+            ("round" | "min" | "max", [a, b]) => self.function2(call, a, b, e),
+            _ => Err(call_error(call, e)),
         }
     }
 
@@ -431,14 +357,12 @@ impl Lowerer<'_> {
         e: &IdedExpr,
     ) -> Result<Typed, ExprError> {
         let name = call.func_name.as_str();
-        match (name, call.args.len()) {
-            ("startsWith" | "endsWith" | "contains", 1) => {
+        match (name, call.args.as_slice()) {
+            ("startsWith" | "endsWith" | "contains", [arg]) => {
                 let s = self.lower(target)?;
-                let t = self.lower(&call.args[0])?;
+                let t = self.lower(arg)?;
                 if s.ty != Type::String || t.ty != Type::String {
-                    return Err(no_overload(e, &[s.ty, t.ty]).with_hint(format!(
-                        "{name}() is a method of a string taking a string, e.g. `s.{name}(\"x\")`; convert with string(x)"
-                    )));
+                    return Err(string_method_error(name, s.ty, t.ty, e));
                 }
                 let all_const = s.is_const() && t.is_const();
                 let node = match name {
@@ -448,57 +372,87 @@ impl Lowerer<'_> {
                 };
                 Ok(fold_if(all_const, node, Type::Bool))
             }
-            ("size", 0) => {
+            ("size", []) => {
                 let s = self.lower(target)?;
-                self.size(s, e)
+                size(s, e)
             }
-            (name, _) if METHODS.contains(&name) => Err(ExprError::new(format!(
-                "method `{name}` does not take {} argument{} in `{}`",
-                call.args.len(),
-                if call.args.len() == 1 { "" } else { "s" },
-                render(e)
-            ))
-            .with_hint(function_signature(name))),
-            (name, _) if MACROS.contains(&name) => Err(unsupported(
-                format!("macro `{name}` in `{}` is", render(e)),
-                "compute the aggregate as a feature, or use `x in [..]` for membership",
-            )),
-            (name, _) => {
-                // `math.abs(x)` reads as a namespaced function, `s.foo()` as a
-                // method.
-                if let Some(path) = name_path(target).filter(|p| self.scope.resolve(p).is_none())
-                {
-                    let qualified = format!("{}.{name}", path.join("."));
-                    return Err(ExprError::new(format!(
-                        "unknown function `{qualified}` in `{}`",
-                        render(e)
-                    ))
-                    .with_hint(suggest(name, &FUNCTIONS, "functions")));
-                }
-                Err(
-                    ExprError::new(format!("unknown method `{name}` in `{}`", render(e)))
-                        .with_hint(suggest(name, &METHODS, "methods")),
-                )
-            }
+            _ => Err(method_error(call, target, e, self.scope)),
         }
     }
 
-    fn size(&mut self, s: Typed, e: &IdedExpr) -> Result<Typed, ExprError> {
-        if s.ty != Type::String {
-            return Err(no_overload(e, &[s.ty])
-                .with_hint("size() takes a string; convert with string(x)"));
-        }
-        Ok(fold_if(s.is_const(), Node::Size(s.boxed()), Type::Int))
+    fn unary_operator(
+        &mut self,
+        call: &CallExpr,
+        x: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let x = self.lower(x)?;
+        let (all_const, ty) = (x.is_const(), x.ty);
+        let node = match (call.func_name.as_str(), ty) {
+            (operators::LOGICAL_NOT, Type::Bool) => Node::Not(x.boxed()),
+            (operators::NEGATE, Type::Int) => Node::NegInt(x.boxed()),
+            (operators::NEGATE, Type::Double) => Node::NegDouble(x.boxed()),
+            (op, _) => return Err(unary_error(op, ty, e)),
+        };
+        Ok(fold_if(all_const, node, ty))
     }
 
-    fn logic(&mut self, call: &CallExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
-        let l = self.lower(&call.args[0])?;
-        let r = self.lower(&call.args[1])?;
-        let and = call.func_name == operators::LOGICAL_AND;
-        let symbol = if and { "&&" } else { "||" };
+    /// The standard conversions and `size`, and the `abs` extension.
+    fn function1(&mut self, call: &CallExpr, x: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
+        let x = self.lower(x)?;
+        let all_const = x.is_const();
+        let (node, ty) = match (call.func_name.as_str(), x.ty) {
+            ("double", Type::Double) | ("int", Type::Int) | ("string", Type::String) => {
+                return Ok(x)
+            }
+            ("double", Type::Int) => (Node::IntToDouble(x.boxed()), Type::Double),
+            ("double", Type::String) => (Node::StrToDouble(x.boxed()), Type::Double),
+            ("int", Type::Double) => (Node::DoubleToInt(x.boxed()), Type::Int),
+            ("int", Type::String) => (Node::StrToInt(x.boxed()), Type::Int),
+            ("string", _) => (Node::ToStr(x.boxed()), Type::String),
+            ("size", _) => return size(x, e),
+            ("abs", Type::Int) => (Node::AbsInt(x.boxed()), Type::Int),
+            ("abs", Type::Double) => (Node::AbsDouble(x.boxed()), Type::Double),
+            (name, ty) => return Err(function_error(name, &[ty], e)),
+        };
+        Ok(fold_if(all_const, node, ty))
+    }
+
+    /// The `round`, `min` and `max` extensions.
+    fn function2(
+        &mut self,
+        call: &CallExpr,
+        a: &IdedExpr,
+        b: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let a = self.lower(a)?;
+        let b = self.lower(b)?;
+        let all_const = a.is_const() && b.is_const();
+        let (ta, tb) = (a.ty, b.ty);
+        let (a, b) = (a.boxed(), b.boxed());
+        let (node, ty) = match (call.func_name.as_str(), ta, tb) {
+            ("round", Type::Double, Type::Int) => (Node::Round(a, b), Type::Double),
+            ("min", Type::Int, Type::Int) => (Node::MinInt(a, b), Type::Int),
+            ("max", Type::Int, Type::Int) => (Node::MaxInt(a, b), Type::Int),
+            ("min", Type::Double, Type::Double) => (Node::MinDouble(a, b), Type::Double),
+            ("max", Type::Double, Type::Double) => (Node::MaxDouble(a, b), Type::Double),
+            (name, ta, tb) => return Err(function_error(name, &[ta, tb], e)),
+        };
+        Ok(fold_if(all_const, node, ty))
+    }
+
+    fn logic(
+        &mut self,
+        and: bool,
+        l: &IdedExpr,
+        r: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let l = self.lower(l)?;
+        let r = self.lower(r)?;
         if l.ty != Type::Bool || r.ty != Type::Bool {
-            return Err(operand_error(symbol, &[l.ty, r.ty], e)
-                .with_hint(format!("`{symbol}` joins bool conditions; compare values first, e.g. `x > 0`")));
+            return Err(logic_error(and, l.ty, r.ty, e));
         }
         let all_const = l.is_const() && r.is_const();
         let node = if and {
@@ -509,30 +463,18 @@ impl Lowerer<'_> {
         Ok(fold_if(all_const, node, Type::Bool))
     }
 
-    fn conditional(&mut self, args: &[IdedExpr], e: &IdedExpr) -> Result<Typed, ExprError> {
-        let c = self.lower(&args[0])?;
-        let a = self.lower(&args[1])?;
-        let b = self.lower(&args[2])?;
-        if c.ty != Type::Bool {
-            return Err(ExprError::new(format!(
-                "the condition of `{}` must be a bool, got {}",
-                render(e),
-                c.ty
-            ))
-            .with_hint("compare the value, e.g. `x > 0 ? a : b`"));
-        }
-        if a.ty != b.ty {
-            let error = ExprError::new(format!(
-                "the branches of `{}` have different types: {} and {}",
-                render(e),
-                a.ty,
-                b.ty
-            ));
-            return Err(if a.ty.is_numeric() && b.ty.is_numeric() {
-                error.with_hint(MIX_HINT)
-            } else {
-                error.with_hint("both branches must have the same type")
-            });
+    fn conditional(
+        &mut self,
+        c: &IdedExpr,
+        a: &IdedExpr,
+        b: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let c = self.lower(c)?;
+        let a = self.lower(a)?;
+        let b = self.lower(b)?;
+        if c.ty != Type::Bool || a.ty != b.ty {
+            return Err(conditional_error(c.ty, a.ty, b.ty, e));
         }
         let ty = a.ty;
         // A constant condition picks its branch now: the other is never
@@ -540,66 +482,53 @@ impl Lowerer<'_> {
         match c.node {
             Node::Const(Val::Bool(true)) => Ok(a),
             Node::Const(Val::Bool(false)) => Ok(b),
-            c => Ok(Typed::new(
-                Node::Cond(Box::new(c), a.boxed(), b.boxed()),
-                ty,
-            )),
+            c => Ok(Typed::new(Node::Cond(Box::new(c), a.boxed(), b.boxed()), ty)),
         }
     }
 
-    fn arithmetic(&mut self, call: &CallExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
-        let l = self.lower(&call.args[0])?;
-        let r = self.lower(&call.args[1])?;
-        let op = call.func_name.as_str();
-        let symbol = symbol(op);
+    fn arithmetic(
+        &mut self,
+        call: &CallExpr,
+        l: &IdedExpr,
+        r: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let l = self.lower(l)?;
+        let r = self.lower(r)?;
         let all_const = l.is_const() && r.is_const();
-        let (node, ty) = match (l.ty, r.ty) {
-            (Type::Int, Type::Int) => {
-                let (l, r) = (l.boxed(), r.boxed());
-                let node = match op {
-                    operators::ADD => Node::AddInt(l, r),
-                    operators::SUBSTRACT => Node::SubInt(l, r),
-                    operators::MULTIPLY => Node::MulInt(l, r),
-                    operators::DIVIDE => Node::DivInt(l, r),
-                    _ => Node::ModInt(l, r),
-                };
-                (node, Type::Int)
+        let (tl, tr) = (l.ty, r.ty);
+        let (l, r) = (l.boxed(), r.boxed());
+        let (node, ty) = match (call.func_name.as_str(), tl, tr) {
+            (operators::ADD, Type::Int, Type::Int) => (Node::AddInt(l, r), Type::Int),
+            (operators::SUBSTRACT, Type::Int, Type::Int) => (Node::SubInt(l, r), Type::Int),
+            (operators::MULTIPLY, Type::Int, Type::Int) => (Node::MulInt(l, r), Type::Int),
+            (operators::DIVIDE, Type::Int, Type::Int) => (Node::DivInt(l, r), Type::Int),
+            (operators::MODULO, Type::Int, Type::Int) => (Node::ModInt(l, r), Type::Int),
+            (operators::ADD, Type::Double, Type::Double) => (Node::AddDouble(l, r), Type::Double),
+            (operators::SUBSTRACT, Type::Double, Type::Double) => {
+                (Node::SubDouble(l, r), Type::Double)
             }
-            (Type::Double, Type::Double) => {
-                let (lb, rb) = (l.boxed(), r.boxed());
-                let node = match op {
-                    operators::ADD => Node::AddDouble(lb, rb),
-                    operators::SUBSTRACT => Node::SubDouble(lb, rb),
-                    operators::MULTIPLY => Node::MulDouble(lb, rb),
-                    operators::DIVIDE => Node::DivDouble(lb, rb),
-                    _ => {
-                        return Err(ExprError::new(format!(
-                            "operator `%` is not defined for double in `{}`",
-                            render(e)
-                        ))
-                        .with_hint("CEL has no double modulus; use int operands, e.g. `int(x) % 2`"))
-                    }
-                };
-                (node, Type::Double)
+            (operators::MULTIPLY, Type::Double, Type::Double) => {
+                (Node::MulDouble(l, r), Type::Double)
             }
-            (Type::String, Type::String) if op == operators::ADD => {
-                (Node::Concat(l.boxed(), r.boxed()), Type::String)
+            (operators::DIVIDE, Type::Double, Type::Double) => {
+                (Node::DivDouble(l, r), Type::Double)
             }
-            (a, b) if a.is_numeric() && b.is_numeric() => {
-                return Err(ExprError::new(format!(
-                    "type mismatch in `{}`: `{symbol}` on {a} and {b}",
-                    render(e)
-                ))
-                .with_hint(MIX_HINT))
-            }
-            (a, b) => return Err(operand_error(symbol, &[a, b], e)),
+            (operators::ADD, Type::String, Type::String) => (Node::Concat(l, r), Type::String),
+            (op, tl, tr) => return Err(arithmetic_error(op, tl, tr, e)),
         };
         Ok(fold_if(all_const, node, ty))
     }
 
-    fn comparison(&mut self, call: &CallExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
-        let l = self.lower(&call.args[0])?;
-        let r = self.lower(&call.args[1])?;
+    fn comparison(
+        &mut self,
+        call: &CallExpr,
+        l: &IdedExpr,
+        r: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let l = self.lower(l)?;
+        let r = self.lower(r)?;
         let op = match call.func_name.as_str() {
             operators::EQUALS => CmpOp::Eq,
             operators::NOT_EQUALS => CmpOp::Ne,
@@ -610,131 +539,380 @@ impl Lowerer<'_> {
         };
         let all_const = l.is_const() && r.is_const();
         let node = match (l.ty, r.ty) {
-            (Type::Int, Type::Int) => match (l.var(), r.var(), &l.node, &r.node) {
-                (Some(var), _, _, Node::Const(Val::Int(k))) => Node::CmpIntConst { var, op, k: *k },
-                (_, Some(var), Node::Const(Val::Int(k)), _) => Node::CmpIntConst {
-                    var,
-                    op: op.flip(),
-                    k: *k,
-                },
-                _ => Node::CmpInt(op, l.boxed(), r.boxed()),
-            },
-            (a, b) if a.is_numeric() && b.is_numeric() => {
-                // A double variable against a constant; an int constant
-                // converts exactly as CEL's mixed comparison does.
-                let as_f64 = |n: &Node| match n {
-                    Node::Const(v) => v.as_f64(),
-                    _ => None,
-                };
-                match (l.var(), r.var()) {
-                    (Some(var), _) if a == Type::Double && as_f64(&r.node).is_some() => {
-                        let k = as_f64(&r.node).unwrap_or_default();
-                        Node::CmpDoubleConst { var, op, k }
-                    }
-                    (_, Some(var)) if b == Type::Double && as_f64(&l.node).is_some() => {
-                        let k = as_f64(&l.node).unwrap_or_default();
-                        Node::CmpDoubleConst {
-                            var,
-                            op: op.flip(),
-                            k,
-                        }
-                    }
-                    _ if a == b => Node::CmpDouble(op, l.boxed(), r.boxed()),
-                    _ => Node::CmpNum(op, l.boxed(), r.boxed()),
-                }
-            }
+            (Type::Int, Type::Int) => compare_ints(op, l, r),
+            (a, b) if a.is_numeric() && b.is_numeric() => compare_numbers(op, l, r),
             (Type::String, Type::String) => Node::CmpStr(op, l.boxed(), r.boxed()),
             (Type::Bool, Type::Bool) => Node::CmpBool(op, l.boxed(), r.boxed()),
-            (a, b) => {
-                let error = ExprError::new(format!(
-                    "cannot compare {a} with {b} in `{}`",
-                    render(e)
-                ));
-                return Err(if a == Type::String || b == Type::String {
-                    error.with_hint("convert one side: string(x) for text, double(s) or int(s) for numbers")
-                } else {
-                    error.with_hint("compare values of the same type")
-                });
-            }
+            (a, b) => return Err(comparison_error(a, b, e)),
         };
         Ok(fold_if(all_const, node, Type::Bool))
     }
 
-    fn membership(&mut self, args: &[IdedExpr], e: &IdedExpr) -> Result<Typed, ExprError> {
-        let x = self.lower(&args[0])?;
-        let Expr::List(list) = &args[1].expr else {
-            return Err(unsupported(
-                format!("`in` on `{}` is", render(&args[1])),
-                "`in` tests membership in a list literal, e.g. `x in [1, 2, 3]`",
-            ));
+    fn membership(
+        &mut self,
+        x: &IdedExpr,
+        list: &IdedExpr,
+        e: &IdedExpr,
+    ) -> Result<Typed, ExprError> {
+        let needle = self.lower(x)?;
+        let Expr::List(items) = &list.expr else {
+            return Err(membership_error(list));
         };
-        if !list.optional_indices.is_empty() {
-            return Err(unsupported(
-                format!("optional list elements in `{}` are", render(&args[1])),
-                "list the elements plainly",
-            ));
+        if !items.optional_indices.is_empty() {
+            return Err(membership_error(list));
         }
-        let mut elements = Vec::with_capacity(list.elements.len());
-        for element in &list.elements {
+        let mut elements = Vec::with_capacity(items.elements.len());
+        for element in &items.elements {
             let lowered = self.lower(element)?;
             let compatible =
-                lowered.ty == x.ty || (lowered.ty.is_numeric() && x.ty.is_numeric());
+                lowered.ty == needle.ty || (lowered.ty.is_numeric() && needle.ty.is_numeric());
             if !compatible {
-                return Err(ExprError::new(format!(
-                    "list element `{}` is a {} but `{}` is a {} in `{}`",
-                    render(element),
-                    lowered.ty,
-                    render(&args[0]),
-                    x.ty,
-                    render(e)
-                ))
-                .with_hint("list elements must have the type of the value tested"));
+                return Err(element_error(element, lowered.ty, x, needle.ty, e));
             }
             elements.push(lowered);
         }
-        let x_const = x.is_const();
-        if !elements.iter().all(Typed::is_const) {
-            let elements = elements.into_iter().map(|t| t.node).collect();
-            return Ok(Typed::new(Node::InList(x.boxed(), elements), Type::Bool));
-        }
-        let consts = elements.into_iter().filter_map(|t| match t.node {
-            Node::Const(v) => Some(v),
-            _ => None,
-        });
-        let node = match x.ty {
-            Type::Int => {
-                let (mut ints, mut doubles) = (Vec::new(), Vec::new());
-                for v in consts {
-                    match v {
-                        Val::Int(i) => ints.push(i),
-                        Val::Double(d) => doubles.push(d),
-                        _ => {}
-                    }
-                }
-                if doubles.is_empty() {
-                    Node::InInts(x.boxed(), ints.into())
-                } else {
-                    Node::InIntsDoubles(x.boxed(), ints.into(), doubles.into())
-                }
-            }
-            Type::Double => Node::InDoubles(x.boxed(), consts.filter_map(|v| v.as_f64()).collect()),
-            Type::String => Node::InStrs(
-                x.boxed(),
-                consts
-                    .filter_map(|v| match v {
-                        Val::Str(s) => Some(Box::from(s.as_ref())),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Type::Bool => Node::InBools(x.boxed(), consts.filter_map(|v| v.as_bool()).collect()),
-        };
-        Ok(fold_if(x_const, node, Type::Bool))
+        Ok(membership_node(needle, elements))
     }
 }
 
-const MIX_HINT: &str =
-    "CEL does not mix int and double here: convert with double(x) or int(x)";
+/// `l op r` on two ints, specialised when one side is a variable and the
+/// other a constant.
+fn compare_ints(op: CmpOp, l: Typed, r: Typed) -> Node {
+    match (l.var(), r.var(), &l.node, &r.node) {
+        (Some(var), _, _, Node::Const(Val::Int(k))) => Node::CmpIntConst { var, op, k: *k },
+        (_, Some(var), Node::Const(Val::Int(k)), _) => Node::CmpIntConst {
+            var,
+            op: op.flip(),
+            k: *k,
+        },
+        _ => Node::CmpInt(op, l.boxed(), r.boxed()),
+    }
+}
+
+/// `l op r` on two numbers, not both ints.
+fn compare_numbers(op: CmpOp, l: Typed, r: Typed) -> Node {
+    // A double variable against a constant; an int constant converts exactly
+    // as CEL's mixed comparison converts it.
+    let constant = |t: &Typed| match &t.node {
+        Node::Const(v) => v.as_f64(),
+        _ => None,
+    };
+    let var_double = |t: &Typed| if t.ty == Type::Double { t.var() } else { None };
+    match (var_double(&l), constant(&r), constant(&l), var_double(&r)) {
+        (Some(var), Some(k), _, _) => Node::CmpDoubleConst { var, op, k },
+        (_, _, Some(k), Some(var)) => Node::CmpDoubleConst {
+            var,
+            op: op.flip(),
+            k,
+        },
+        _ if l.ty == r.ty => Node::CmpDouble(op, l.boxed(), r.boxed()),
+        _ => Node::CmpNum(op, l.boxed(), r.boxed()),
+    }
+}
+
+/// `needle in [elements]`, over constants when the elements all are.
+fn membership_node(needle: Typed, elements: Vec<Typed>) -> Typed {
+    let needle_const = needle.is_const();
+    if !elements.iter().all(Typed::is_const) {
+        let elements = elements.into_iter().map(|t| t.node).collect();
+        return Typed::new(Node::InList(needle.boxed(), elements), Type::Bool);
+    }
+    let consts = elements.into_iter().filter_map(|t| match t.node {
+        Node::Const(v) => Some(v),
+        _ => None,
+    });
+    let node = match needle.ty {
+        Type::Int => {
+            let (mut ints, mut doubles) = (Vec::new(), Vec::new());
+            for v in consts {
+                match v {
+                    Val::Int(i) => ints.push(i),
+                    Val::Double(d) => doubles.push(d),
+                    _ => {}
+                }
+            }
+            if doubles.is_empty() {
+                Node::InInts(needle.boxed(), ints.into())
+            } else {
+                Node::InIntsDoubles(needle.boxed(), ints.into(), doubles.into())
+            }
+        }
+        Type::Double => Node::InDoubles(needle.boxed(), consts.filter_map(|v| v.as_f64()).collect()),
+        Type::String => Node::InStrs(
+            needle.boxed(),
+            consts
+                .filter_map(|v| match v {
+                    Val::Str(s) => Some(Box::from(s.as_ref())),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Type::Bool => Node::InBools(needle.boxed(), consts.filter_map(|v| v.as_bool()).collect()),
+    };
+    fold_if(needle_const, node, Type::Bool)
+}
+
+fn size(s: Typed, e: &IdedExpr) -> Result<Typed, ExprError> {
+    if s.ty != Type::String {
+        return Err(function_error("size", &[s.ty], e));
+    }
+    Ok(fold_if(s.is_const(), Node::Size(s.boxed()), Type::Int))
+}
+
+// ---------------------------------------------------------------------------
+// Errors, built out of line (see the note on `Lowerer`).
+// ---------------------------------------------------------------------------
+
+const MIX_HINT: &str = "CEL does not mix int and double here: convert with double(x) or int(x)";
+const MACRO_HINT: &str = "compute the aggregate as a feature, or use `x in [..]` for membership";
+
+#[cold]
+#[inline(never)]
+fn unknown_identifier(path: &[&str], scope: &dyn Scope) -> ExprError {
+    let name = path.join(".");
+    let candidates = scope.candidates();
+    ExprError::new(format!("unknown identifier `{name}`"))
+        .with_hint(suggest(&name, &candidates, "identifiers"))
+}
+
+#[cold]
+#[inline(never)]
+fn select_error(e: &IdedExpr) -> ExprError {
+    match &e.expr {
+        Expr::Select(select) if select.test => ExprError::new(format!(
+            "`{}`: has() takes a field of a variable",
+            render(e)
+        ))
+        .with_hint("test a field such as `has(event.amount)`"),
+        _ => unsupported(
+            format!("field selection on a computed value `{}` is", render(e)),
+            "select fields of variables only, e.g. `event.amount`",
+        ),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn unsupported_expr(e: &IdedExpr) -> ExprError {
+    match &e.expr {
+        Expr::List(_) => unsupported(
+            format!("list `{}` is", render(e)),
+            "lists are only supported on the right of `in`, e.g. `x in [1, 2]`",
+        ),
+        Expr::Map(_) => unsupported(
+            format!("map `{}` is", render(e)),
+            "use variables and literals of type bool, int, double or string",
+        ),
+        Expr::Struct(_) => unsupported(
+            format!("message construction `{}` is", render(e)),
+            "use variables and literals of type bool, int, double or string",
+        ),
+        Expr::Comprehension(_) => unsupported(
+            "comprehension macros (`all`, `exists`, `exists_one`, `map`, `filter`) are",
+            MACRO_HINT,
+        ),
+        _ => ExprError::new(format!("invalid expression `{}`", render(e))),
+    }
+}
+
+/// A global call `call` doesn't handle: indexing, a known function with the
+/// wrong number of arguments, a macro, or an unknown function.
+#[cold]
+#[inline(never)]
+fn call_error(call: &CallExpr, e: &IdedExpr) -> ExprError {
+    let n = call.args.len();
+    match call.func_name.as_str() {
+        operators::INDEX | operators::OPT_INDEX => unsupported(
+            format!("indexing `{}` is", render(e)),
+            "select fields by name, e.g. `event.amount`",
+        ),
+        operators::OPT_SELECT => unsupported(
+            format!("optional selection `{}` is", render(e)),
+            "test presence with has(), e.g. `has(event.amount)`",
+        ),
+        name if FUNCTIONS.contains(&name) => ExprError::new(format!(
+            "function `{name}` does not take {n} argument{} in `{}`",
+            if n == 1 { "" } else { "s" },
+            render(e)
+        ))
+        .with_hint(function_signature(name)),
+        name if MACROS.contains(&name) || name == operators::HAS => unsupported(
+            format!("macro `{name}` in `{}` is", render(e)),
+            MACRO_HINT,
+        ),
+        name if name.starts_with('@') || name.starts_with('_') || name.ends_with('_') => {
+            unsupported(
+                format!("operator `{}` in `{}` is", symbol(name), render(e)),
+                "see the supported operators in the expression documentation",
+            )
+        }
+        name => ExprError::new(format!("unknown function `{name}` in `{}`", render(e)))
+            .with_hint(suggest(name, &FUNCTIONS, "functions")),
+    }
+}
+
+/// A member call `method` doesn't handle.
+#[cold]
+#[inline(never)]
+fn method_error(call: &CallExpr, target: &IdedExpr, e: &IdedExpr, scope: &dyn Scope) -> ExprError {
+    let name = call.func_name.as_str();
+    let n = call.args.len();
+    if METHODS.contains(&name) {
+        return ExprError::new(format!(
+            "method `{name}` does not take {n} argument{} in `{}`",
+            if n == 1 { "" } else { "s" },
+            render(e)
+        ))
+        .with_hint(function_signature(name));
+    }
+    if MACROS.contains(&name) {
+        return unsupported(format!("macro `{name}` in `{}` is", render(e)), MACRO_HINT);
+    }
+    // `math.abs(x)` reads as a namespaced function, `s.foo()` as a method.
+    if let Some(path) = name_path(target).filter(|p| scope.resolve(p).is_none()) {
+        let qualified = format!("{}.{name}", path.join("."));
+        return ExprError::new(format!(
+            "unknown function `{qualified}` in `{}`",
+            render(e)
+        ))
+        .with_hint(suggest(name, &FUNCTIONS, "functions"));
+    }
+    ExprError::new(format!("unknown method `{name}` in `{}`", render(e)))
+        .with_hint(suggest(name, &METHODS, "methods"))
+}
+
+#[cold]
+#[inline(never)]
+fn string_method_error(name: &str, target: Type, arg: Type, e: &IdedExpr) -> ExprError {
+    no_overload(e, &[target, arg]).with_hint(format!(
+        "{name}() is a method of a string taking a string, e.g. `s.{name}(\"x\")`; convert with string(x)"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn unary_error(op: &str, ty: Type, e: &IdedExpr) -> ExprError {
+    let error = operand_error(symbol(op), &[ty], e);
+    if op == operators::LOGICAL_NOT {
+        error.with_hint("`!` negates a bool; compare the value first, e.g. `!(x > 0)`")
+    } else {
+        error.with_hint("`-` negates an int or a double")
+    }
+}
+
+/// A function applied to arguments of types it doesn't take.
+#[cold]
+#[inline(never)]
+fn function_error(name: &str, types: &[Type], e: &IdedExpr) -> ExprError {
+    let hint = match (name, types) {
+        ("double", _) => "double() converts an int or a string".to_owned(),
+        ("int", [Type::Bool]) => {
+            "int() converts a double or a string; for a bool use `c ? 1 : 0`".to_owned()
+        }
+        ("int", _) => "int() converts a double or a string".to_owned(),
+        ("size", _) => "size() takes a string; convert with string(x)".to_owned(),
+        ("abs", _) => "abs() takes an int or a double".to_owned(),
+        ("round", [Type::Int, Type::Int]) => {
+            "round() takes a double: convert with double(x)".to_owned()
+        }
+        ("round", [Type::Double, Type::Double]) => {
+            "the number of digits is an int: convert with int(x)".to_owned()
+        }
+        ("round", _) => "round(x, digits) takes a double and an int".to_owned(),
+        (_, [a, b]) if a.is_numeric() && b.is_numeric() => MIX_HINT.to_owned(),
+        (name, _) => format!("{name}() takes two ints or two doubles"),
+    };
+    no_overload(e, types).with_hint(hint)
+}
+
+#[cold]
+#[inline(never)]
+fn logic_error(and: bool, l: Type, r: Type, e: &IdedExpr) -> ExprError {
+    let symbol = if and { "&&" } else { "||" };
+    operand_error(symbol, &[l, r], e).with_hint(format!(
+        "`{symbol}` joins bool conditions; compare values first, e.g. `x > 0`"
+    ))
+}
+
+#[cold]
+#[inline(never)]
+fn conditional_error(c: Type, a: Type, b: Type, e: &IdedExpr) -> ExprError {
+    if c != Type::Bool {
+        return ExprError::new(format!(
+            "the condition of `{}` must be a bool, got {c}",
+            render(e)
+        ))
+        .with_hint("compare the value, e.g. `x > 0 ? a : b`");
+    }
+    let error = ExprError::new(format!(
+        "the branches of `{}` have different types: {a} and {b}",
+        render(e)
+    ));
+    if a.is_numeric() && b.is_numeric() {
+        error.with_hint(MIX_HINT)
+    } else {
+        error.with_hint("both branches must have the same type")
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn arithmetic_error(op: &str, l: Type, r: Type, e: &IdedExpr) -> ExprError {
+    let symbol = symbol(op);
+    if op == operators::MODULO && l == Type::Double && r == Type::Double {
+        return ExprError::new(format!(
+            "operator `%` is not defined for double in `{}`",
+            render(e)
+        ))
+        .with_hint("CEL has no double modulus; use int operands, e.g. `int(x) % 2`");
+    }
+    if l.is_numeric() && r.is_numeric() {
+        return ExprError::new(format!(
+            "type mismatch in `{}`: `{symbol}` on {l} and {r}",
+            render(e)
+        ))
+        .with_hint(MIX_HINT);
+    }
+    operand_error(symbol, &[l, r], e)
+}
+
+#[cold]
+#[inline(never)]
+fn comparison_error(l: Type, r: Type, e: &IdedExpr) -> ExprError {
+    let error = ExprError::new(format!("cannot compare {l} with {r} in `{}`", render(e)));
+    if l == Type::String || r == Type::String {
+        error.with_hint("convert one side: string(x) for text, double(s) or int(s) for numbers")
+    } else {
+        error.with_hint("compare values of the same type")
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn membership_error(list: &IdedExpr) -> ExprError {
+    unsupported(
+        format!("`in` on `{}` is", render(list)),
+        "`in` tests membership in a list literal, e.g. `x in [1, 2, 3]`",
+    )
+}
+
+#[cold]
+#[inline(never)]
+fn element_error(
+    element: &IdedExpr,
+    element_ty: Type,
+    x: &IdedExpr,
+    x_ty: Type,
+    e: &IdedExpr,
+) -> ExprError {
+    ExprError::new(format!(
+        "list element `{}` is a {element_ty} but `{}` is a {x_ty} in `{}`",
+        render(element),
+        render(x),
+        render(e)
+    ))
+    .with_hint("list elements must have the type of the value tested")
+}
 
 fn literal_value(literal: &LiteralValue, e: &IdedExpr) -> Result<Typed, ExprError> {
     let val = match literal {

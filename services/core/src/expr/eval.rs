@@ -251,19 +251,7 @@ pub(crate) fn eval<'a, V: Vars + ?Sized>(
         Node::SubDouble(l, r) => Val::Double(double(l, vars)? - double(r, vars)?),
         Node::MulDouble(l, r) => Val::Double(double(l, vars)? * double(r, vars)?),
         Node::DivDouble(l, r) => Val::Double(double(l, vars)? / double(r, vars)?),
-        Node::Concat(l, r) => {
-            let (a, b) = (string(l, vars)?, string(r, vars)?);
-            if b.is_empty() {
-                Val::Str(a)
-            } else if a.is_empty() {
-                Val::Str(b)
-            } else {
-                let mut s = String::with_capacity(a.len() + b.len());
-                s.push_str(&a);
-                s.push_str(&b);
-                Val::Str(Cow::Owned(s))
-            }
-        }
+        Node::Concat(l, r) => Val::Str(concat(string(l, vars)?, string(r, vars)?)),
 
         Node::CmpInt(op, l, r) => Val::Bool(op.int(int(l, vars)?, int(r, vars)?)),
         Node::CmpIntConst { var, op, k } => match vars.get(*var) {
@@ -293,49 +281,13 @@ pub(crate) fn eval<'a, V: Vars + ?Sized>(
             Val::Bool(ks.iter().any(|k| **k == *s))
         }
         Node::InBools(x, ks) => Val::Bool(ks.contains(&eval_bool(x, vars)?)),
-        Node::InList(x, elements) => {
-            let needle = eval(x, vars)?;
-            let mut found = false;
-            for element in elements.iter() {
-                let element = eval(element, vars)?;
-                found = found || equal(&needle, &element);
-            }
-            Val::Bool(found)
-        }
+        Node::InList(x, elements) => Val::Bool(in_list(x, elements, vars)?),
 
         Node::IntToDouble(x) => Val::Double(int(x, vars)? as f64),
-        Node::DoubleToInt(x) => {
-            let d = double(x, vars)?;
-            // As in CEL: the range is (i64::MIN, i64::MAX) exclusive, which
-            // also rejects NaN and the infinities, and keeps `as` from
-            // saturating.
-            if d > i64::MIN as f64 && d < i64::MAX as f64 {
-                Val::Int(d as i64)
-            } else {
-                return Err(EvalError::Conversion(format!(
-                    "int({d:?}): value out of int range"
-                )));
-            }
-        }
-        Node::StrToDouble(x) => {
-            let s = string(x, vars)?;
-            Val::Double(s.parse::<f64>().map_err(|e| {
-                EvalError::Conversion(format!("double({s:?}): cannot parse as double: {e}"))
-            })?)
-        }
-        Node::StrToInt(x) => {
-            let s = string(x, vars)?;
-            Val::Int(s.parse::<i64>().map_err(|e| {
-                EvalError::Conversion(format!("int({s:?}): cannot parse as int: {e}"))
-            })?)
-        }
-        Node::ToStr(x) => match eval(x, vars)? {
-            Val::Bool(b) => Val::Str(Cow::Borrowed(if b { "true" } else { "false" })),
-            Val::Int(i) => Val::Str(Cow::Owned(i.to_string())),
-            // `f64`'s `Display`, as the `cel` interpreter's `string(double)`.
-            Val::Double(d) => Val::Str(Cow::Owned(d.to_string())),
-            s @ Val::Str(_) => s,
-        },
+        Node::DoubleToInt(x) => Val::Int(double_to_int(double(x, vars)?)?),
+        Node::StrToDouble(x) => Val::Double(parse_double(&string(x, vars)?)?),
+        Node::StrToInt(x) => Val::Int(parse_int(&string(x, vars)?)?),
+        Node::ToStr(x) => to_string(eval(x, vars)?),
         Node::Size(x) => Val::Int(string(x, vars)?.chars().count() as i64),
         Node::StartsWith(l, r) => {
             Val::Bool(string(l, vars)?.starts_with(string(r, vars)?.as_ref()))
@@ -346,22 +298,8 @@ pub(crate) fn eval<'a, V: Vars + ?Sized>(
         Node::Round(x, digits) => Val::Double(round(double(x, vars)?, int(digits, vars)?)),
         Node::MinInt(l, r) => Val::Int(int(l, vars)?.min(int(r, vars)?)),
         Node::MaxInt(l, r) => Val::Int(int(l, vars)?.max(int(r, vars)?)),
-        Node::MinDouble(l, r) => {
-            let (a, b) = (double(l, vars)?, double(r, vars)?);
-            Val::Double(if CmpOp::Lt.double(a, b).map_err(|_| nan("min"))? {
-                a
-            } else {
-                b
-            })
-        }
-        Node::MaxDouble(l, r) => {
-            let (a, b) = (double(l, vars)?, double(r, vars)?);
-            Val::Double(if CmpOp::Gt.double(a, b).map_err(|_| nan("max"))? {
-                a
-            } else {
-                b
-            })
-        }
+        Node::MinDouble(l, r) => Val::Double(min_double(double(l, vars)?, double(r, vars)?)?),
+        Node::MaxDouble(l, r) => Val::Double(max_double(double(l, vars)?, double(r, vars)?)?),
         Node::AbsInt(x) => Val::Int(
             int(x, vars)?
                 .checked_abs()
@@ -422,8 +360,96 @@ fn mismatch(expected: Type, got: &Val<'_>) -> EvalError {
     }
 }
 
-fn nan(function: &'static str) -> EvalError {
-    EvalError::NotComparable(function)
+// The helpers below keep the arms of `eval` short: in a debug build every
+// temporary of a function gets its own stack slot, and `eval` recurses.
+
+#[inline(never)]
+fn concat<'a>(a: Cow<'a, str>, b: Cow<'a, str>) -> Cow<'a, str> {
+    if b.is_empty() {
+        a
+    } else if a.is_empty() {
+        b
+    } else {
+        let mut s = String::with_capacity(a.len() + b.len());
+        s.push_str(&a);
+        s.push_str(&b);
+        Cow::Owned(s)
+    }
+}
+
+/// `x in [elements]`: every element is evaluated, as CEL builds the list
+/// before looking into it, so an error in any element is the result.
+#[inline(never)]
+fn in_list<V: Vars + ?Sized>(x: &Node, elements: &[Node], vars: &V) -> Result<bool, EvalError> {
+    let needle = eval(x, vars)?;
+    let mut found = false;
+    for element in elements {
+        let element = eval(element, vars)?;
+        found = found || equal(&needle, &element);
+    }
+    Ok(found)
+}
+
+#[inline]
+fn double_to_int(d: f64) -> Result<i64, EvalError> {
+    // As in CEL: the range is (i64::MIN, i64::MAX) exclusive, which also
+    // rejects NaN and the infinities, and keeps `as` from saturating.
+    if d > i64::MIN as f64 && d < i64::MAX as f64 {
+        Ok(d as i64)
+    } else {
+        Err(conversion_error("int", &d, "value out of int range"))
+    }
+}
+
+#[inline(never)]
+fn parse_double(s: &str) -> Result<f64, EvalError> {
+    s.parse::<f64>()
+        .map_err(|e| conversion_error("double", &s, &format!("cannot parse as double: {e}")))
+}
+
+#[inline(never)]
+fn parse_int(s: &str) -> Result<i64, EvalError> {
+    s.parse::<i64>()
+        .map_err(|e| conversion_error("int", &s, &format!("cannot parse as int: {e}")))
+}
+
+#[cold]
+#[inline(never)]
+fn conversion_error(function: &str, arg: &dyn std::fmt::Debug, why: &str) -> EvalError {
+    EvalError::Conversion(format!("{function}({arg:?}): {why}"))
+}
+
+#[inline(never)]
+fn to_string(val: Val<'_>) -> Val<'_> {
+    match val {
+        Val::Bool(b) => Val::Str(Cow::Borrowed(if b { "true" } else { "false" })),
+        Val::Int(i) => Val::Str(Cow::Owned(i.to_string())),
+        // `f64`'s `Display`, as the `cel` interpreter's `string(double)`.
+        Val::Double(d) => Val::Str(Cow::Owned(d.to_string())),
+        s @ Val::Str(_) => s,
+    }
+}
+
+/// `min` of two doubles: the first if it is smaller, else the second (as the
+/// `cel` crate's optional `min`); NaN is an error.
+#[inline]
+fn min_double(a: f64, b: f64) -> Result<f64, EvalError> {
+    match CmpOp::Lt.double(a, b) {
+        Ok(true) => Ok(a),
+        Ok(false) => Ok(b),
+        Err(_) => Err(EvalError::NotComparable("min")),
+    }
+}
+
+/// `max` of two doubles: the first if it is larger, else the second; NaN is
+/// an error.
+#[inline]
+fn max_double(a: f64, b: f64) -> Result<f64, EvalError> {
+    match CmpOp::Gt.double(a, b) {
+        Ok(true) => Ok(a),
+        Ok(false) => Ok(b),
+        Err(_) => Err(EvalError::NotComparable("max")),
+    }
 }
 
 /// CEL equality between two values of compatible types (numbers compare
