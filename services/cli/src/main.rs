@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "revenue-engine", version, about = "Event-streaming use-case orchestrator for sales and marketing automation")]
+#[command(
+    name = "revenue-engine",
+    version,
+    about = "Event-streaming use-case orchestrator for sales and marketing automation"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -120,9 +120,18 @@ impl Catalog {
     pub fn compile_partial(file: &str, spec: &CatalogSpec) -> (Catalog, Vec<Diagnostic>) {
         let mut problems = Vec::new();
         let mut fields = vec![
-            EventField { name: "customer_id".into(), ty: Type::String },
-            EventField { name: "type".into(), ty: Type::String },
-            EventField { name: "ts".into(), ty: Type::Int },
+            EventField {
+                name: "customer_id".into(),
+                ty: Type::String,
+            },
+            EventField {
+                name: "type".into(),
+                ty: Type::String,
+            },
+            EventField {
+                name: "ts".into(),
+                ty: Type::Int,
+            },
         ];
         let mut field_index: FxHashMap<String, usize> =
             fields.iter().enumerate().map(|(i, f)| (f.name.clone(), i)).collect();
@@ -130,8 +139,12 @@ impl Catalog {
         let mut event_type_index = FxHashMap::default();
         if spec.event_types.len() > MAX_EVENT_TYPES {
             problems.push(
-                Diagnostic::new(file, "event_types", format!("{} event types declared", spec.event_types.len()))
-                    .hint(format!("at most {MAX_EVENT_TYPES} event types per directory")),
+                Diagnostic::new(
+                    file,
+                    "event_types",
+                    format!("{} event types declared", spec.event_types.len()),
+                )
+                .hint(format!("at most {MAX_EVENT_TYPES} event types per directory")),
             );
         }
         for (type_name, type_spec) in &spec.event_types {
@@ -152,13 +165,20 @@ impl Catalog {
                     Some(_) => {}
                     None => {
                         field_index.insert(field_name.clone(), fields.len());
-                        fields.push(EventField { name: field_name.clone(), ty });
+                        fields.push(EventField {
+                            name: field_name.clone(),
+                            ty,
+                        });
                     }
                 }
             }
         }
-        let feature_index: FxHashMap<String, usize> =
-            spec.features.keys().enumerate().map(|(i, name)| (name.clone(), i)).collect();
+        let feature_index: FxHashMap<String, usize> = spec
+            .features
+            .keys()
+            .enumerate()
+            .map(|(i, name)| (name.clone(), i))
+            .collect();
         let mut catalog = Catalog {
             event_types,
             event_type_index,
@@ -262,7 +282,11 @@ fn compile_feature(
         None => event_mask = all_types_mask(catalog.event_types.len()),
         Some(list) => {
             if list.is_empty() {
-                problems.push(("events".into(), "empty list of event types".into(), Some("omit `events` to count every event type".into())));
+                problems.push((
+                    "events".into(),
+                    "empty list of event types".into(),
+                    Some("omit `events` to count every event type".into()),
+                ));
             }
             for (i, t) in list.iter().enumerate() {
                 match catalog.event_type(t) {
@@ -270,7 +294,12 @@ fn compile_feature(
                     None => problems.push((
                         format!("events[{i}]"),
                         format!("unknown event type `{t}`"),
-                        Some(suggest(t, catalog.event_types.iter().map(String::as_str), "event types", "declare it under `event_types`")),
+                        Some(suggest(
+                            t,
+                            catalog.event_types.iter().map(String::as_str),
+                            "event types",
+                            "declare it under `event_types`",
+                        )),
                     )),
                 }
             }
@@ -284,17 +313,30 @@ fn compile_feature(
                 problems.push((
                     "field".into(),
                     format!("unknown event field `{f}`"),
-                    Some(suggest(f, catalog.fields.iter().map(|f| f.name.as_str()), "fields", "declare it under `event_types.<type>.fields`")),
+                    Some(suggest(
+                        f,
+                        catalog.fields.iter().map(|f| f.name.as_str()),
+                        "fields",
+                        "declare it under `event_types.<type>.fields`",
+                    )),
                 ));
                 None
             }
         },
         (None, true) => {
-            problems.push(("field".into(), format!("a `{}` feature needs `field`", kind_name(kind)), Some("name the event field to aggregate, e.g. `field: amount`".into())));
+            problems.push((
+                "field".into(),
+                format!("a `{}` feature needs `field`", kind_name(kind)),
+                Some("name the event field to aggregate, e.g. `field: amount`".into()),
+            ));
             None
         }
         (Some(_), false) => {
-            problems.push(("field".into(), format!("a `{}` feature takes no `field`", kind_name(kind)), Some("remove `field`".into())));
+            problems.push((
+                "field".into(),
+                format!("a `{}` feature takes no `field`", kind_name(kind)),
+                Some("remove `field`".into()),
+            ));
             None
         }
         (None, false) => None,
@@ -303,7 +345,15 @@ fn compile_feature(
     if matches!(kind, FeatureKind::Sum | FeatureKind::Min | FeatureKind::Max) {
         if let Some(ty) = field_ty {
             if !matches!(ty, Type::Int | Type::Double) {
-                problems.push(("field".into(), format!("`{}` needs a numeric field, `{}` is {ty}", kind_name(kind), fs.field.as_deref().unwrap_or_default()), Some("use `last` or `distinct_count` for non-numeric fields".into())));
+                problems.push((
+                    "field".into(),
+                    format!(
+                        "`{}` needs a numeric field, `{}` is {ty}",
+                        kind_name(kind),
+                        fs.field.as_deref().unwrap_or_default()
+                    ),
+                    Some("use `last` or `distinct_count` for non-numeric fields".into()),
+                ));
             }
         }
     }
@@ -314,20 +364,25 @@ fn compile_feature(
         FeatureKind::Last => field_ty.unwrap_or(Type::Double),
     };
 
-    let filter = fs.filter.as_ref().and_then(|source| {
-        match expr::compile(source, &EventScope { catalog }, Expect::Bool) {
-            Ok(compiled) => Some(compiled),
-            Err(err) => {
-                problems.push(("where".into(), err.message, err.hint));
-                None
-            }
-        }
-    });
+    let filter =
+        fs.filter.as_ref().and_then(
+            |source| match expr::compile(source, &EventScope { catalog }, Expect::Bool) {
+                Ok(compiled) => Some(compiled),
+                Err(err) => {
+                    problems.push(("where".into(), err.message, err.hint));
+                    None
+                }
+            },
+        );
 
     let window = match &fs.window {
         None => {
             if fs.bucket.is_some() {
-                problems.push(("bucket".into(), "`bucket` without `window`".into(), Some("set `window`, or remove `bucket`".into())));
+                problems.push((
+                    "bucket".into(),
+                    "`bucket` without `window`".into(),
+                    Some("set `window`, or remove `bucket`".into()),
+                ));
             }
             None
         }
@@ -344,11 +399,19 @@ fn compile_feature(
         (FeatureKind::DistinctCount, None) => DEFAULT_MAX_DISTINCT,
         (FeatureKind::DistinctCount, Some(n)) if (1..=MAX_DISTINCT_LIMIT).contains(&n) => n,
         (FeatureKind::DistinctCount, Some(n)) => {
-            problems.push(("max_distinct".into(), format!("max_distinct {n} out of range"), Some(format!("use 1 to {MAX_DISTINCT_LIMIT}"))));
+            problems.push((
+                "max_distinct".into(),
+                format!("max_distinct {n} out of range"),
+                Some(format!("use 1 to {MAX_DISTINCT_LIMIT}")),
+            ));
             0
         }
         (_, Some(_)) => {
-            problems.push(("max_distinct".into(), "`max_distinct` applies to `distinct_count` only".into(), Some("remove it".into())));
+            problems.push((
+                "max_distinct".into(),
+                "`max_distinct` applies to `distinct_count` only".into(),
+                Some("remove it".into()),
+            ));
             0
         }
         (_, None) => 0,
@@ -358,28 +421,56 @@ fn compile_feature(
         (FeatureKind::DaysSince, Some(target)) => match catalog.feature(target) {
             Some(idx) => {
                 let target_spec = spec.features.get(target);
-                if !matches!(target_spec.map(|t| t.kind), Some(FeatureKind::FirstTs | FeatureKind::LastTs)) {
-                    problems.push(("of".into(), format!("`{target}` is not a timestamp feature"), Some("point `of` at a `first_ts` or `last_ts` feature".into())));
+                if !matches!(
+                    target_spec.map(|t| t.kind),
+                    Some(FeatureKind::FirstTs | FeatureKind::LastTs)
+                ) {
+                    problems.push((
+                        "of".into(),
+                        format!("`{target}` is not a timestamp feature"),
+                        Some("point `of` at a `first_ts` or `last_ts` feature".into()),
+                    ));
                 }
                 Some(idx)
             }
             None => {
-                problems.push(("of".into(), format!("unknown feature `{target}`"), Some(suggest(target, catalog.feature_index.keys().map(String::as_str), "features", "declare it under `features`"))));
+                problems.push((
+                    "of".into(),
+                    format!("unknown feature `{target}`"),
+                    Some(suggest(
+                        target,
+                        catalog.feature_index.keys().map(String::as_str),
+                        "features",
+                        "declare it under `features`",
+                    )),
+                ));
                 None
             }
         },
         (FeatureKind::DaysSince, None) => {
-            problems.push(("of".into(), "a `days_since` feature needs `of`".into(), Some("name a `last_ts` feature, e.g. `of: last_purchase_ts`".into())));
+            problems.push((
+                "of".into(),
+                "a `days_since` feature needs `of`".into(),
+                Some("name a `last_ts` feature, e.g. `of: last_purchase_ts`".into()),
+            ));
             None
         }
         (_, Some(_)) => {
-            problems.push(("of".into(), "`of` applies to `days_since` only".into(), Some("remove it".into())));
+            problems.push((
+                "of".into(),
+                "`of` applies to `days_since` only".into(),
+                Some("remove it".into()),
+            ));
             None
         }
         (_, None) => None,
     };
     if kind == FeatureKind::DaysSince && (fs.window.is_some() || fs.filter.is_some() || fs.events.is_some()) {
-        problems.push(("kind".into(), "`days_since` is derived from `of`; it takes no `events`, `where` or `window`".into(), Some("put them on the timestamp feature it reads".into())));
+        problems.push((
+            "kind".into(),
+            "`days_since` is derived from `of`; it takes no `events`, `where` or `window`".into(),
+            Some("put them on the timestamp feature it reads".into()),
+        ));
     }
 
     let default = match &fs.default {
@@ -388,7 +479,11 @@ fn compile_feature(
         Some(value) => match json_to_val(value, ty) {
             Some(v) => v,
             None => {
-                problems.push(("default".into(), format!("default `{value}` is not a {ty}"), Some(format!("this feature is {ty}"))));
+                problems.push((
+                    "default".into(),
+                    format!("default `{value}` is not a {ty}"),
+                    Some(format!("this feature is {ty}")),
+                ));
                 zero_of(ty)
             }
         },
@@ -414,20 +509,40 @@ fn compile_feature(
 }
 
 fn window_of(window: &str, bucket: Option<&str>) -> Result<Window, (&'static str, String, String)> {
-    let window = Span::parse(window).map_err(|e| ("window", e, "e.g. `window: 30d`".to_string()))?.millis();
+    let window = Span::parse(window)
+        .map_err(|e| ("window", e, "e.g. `window: 30d`".to_string()))?
+        .millis();
     let width = match bucket {
-        Some(text) => Span::parse(text).map_err(|e| ("bucket", e, "e.g. `bucket: 1h`".to_string()))?.millis(),
+        Some(text) => Span::parse(text)
+            .map_err(|e| ("bucket", e, "e.g. `bucket: 1h`".to_string()))?
+            .millis(),
         None => [86_400_000, 3_600_000, 60_000, 1_000, 1]
             .into_iter()
             .find(|w| window % w == 0 && window / w <= MAX_WINDOW_BUCKETS)
             .unwrap_or(window),
     };
     if window % width != 0 {
-        return Err(("bucket", format!("bucket {} does not divide window {}", Span::from_millis(width), Span::from_millis(window)), "choose a bucket that divides the window".into()));
+        return Err((
+            "bucket",
+            format!(
+                "bucket {} does not divide window {}",
+                Span::from_millis(width),
+                Span::from_millis(window)
+            ),
+            "choose a bucket that divides the window".into(),
+        ));
     }
     let buckets = window / width;
     if buckets > MAX_WINDOW_BUCKETS {
-        return Err(("bucket", format!("window {} in buckets of {} needs {buckets} buckets", Span::from_millis(window), Span::from_millis(width)), format!("at most {MAX_WINDOW_BUCKETS}; use a larger `bucket`")));
+        return Err((
+            "bucket",
+            format!(
+                "window {} in buckets of {} needs {buckets} buckets",
+                Span::from_millis(window),
+                Span::from_millis(width)
+            ),
+            format!("at most {MAX_WINDOW_BUCKETS}; use a larger `bucket`"),
+        ));
     }
     Ok(Window { width, buckets })
 }
@@ -444,7 +559,16 @@ fn json_to_val(value: &serde_json::Value, ty: Type) -> Option<Val<'static>> {
 
 fn fingerprint_of(name: &str, fs: &FeatureSpec) -> u32 {
     // the description and default do not change what is stored
-    let identity = serde_json::json!([name, fs.kind, fs.events, fs.filter, fs.field, fs.window, fs.bucket, fs.max_distinct]);
+    let identity = serde_json::json!([
+        name,
+        fs.kind,
+        fs.events,
+        fs.filter,
+        fs.field,
+        fs.window,
+        fs.bucket,
+        fs.max_distinct
+    ]);
     xxhash_rust::xxh3::xxh3_64(identity.to_string().as_bytes()) as u32
 }
 
@@ -505,12 +629,19 @@ pub(crate) struct EventScope<'c> {
 impl Scope for EventScope<'_> {
     fn resolve(&self, path: &[&str]) -> Option<(VarRef, Type)> {
         match path {
-            ["event", field] => self.catalog.field(field).map(|slot| (var(NS_EVENT, slot), self.catalog.fields[slot].ty)),
+            ["event", field] => self
+                .catalog
+                .field(field)
+                .map(|slot| (var(NS_EVENT, slot), self.catalog.fields[slot].ty)),
             _ => None,
         }
     }
 
     fn candidates(&self) -> Vec<String> {
-        self.catalog.fields.iter().map(|f| format!("event.{}", f.name)).collect()
+        self.catalog
+            .fields
+            .iter()
+            .map(|f| format!("event.{}", f.name))
+            .collect()
     }
 }

@@ -34,7 +34,11 @@ pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
     out.clear();
     out.push(STATE_FORMAT_VERSION);
     put_varint(out, zigzag(state.clock));
-    let stored = state.features.iter().filter(|f| !matches!(f, FeatureState::Derived)).count();
+    let stored = state
+        .features
+        .iter()
+        .filter(|f| !matches!(f, FeatureState::Derived))
+        .count();
     put_varint(out, stored as u64);
     for (feature, fs) in catalog.features.iter().zip(&state.features) {
         if matches!(fs, FeatureState::Derived) {
@@ -58,7 +62,8 @@ pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
                 }
             }
             FeatureState::Last(None) => out.push(TAG_LAST_NONE),
-            FeatureState::Last(Some((ts, value))) => {
+            FeatureState::Last(Some(last)) => {
+                let (ts, value) = last.as_ref();
                 out.push(TAG_LAST);
                 put_varint(out, zigzag(*ts));
                 put_val(out, value);
@@ -108,7 +113,7 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDec
             TAG_LAST_NONE => FeatureState::Last(None),
             TAG_LAST => {
                 let ts = unzigzag(r.varint()?);
-                FeatureState::Last(Some((ts, r.val()?)))
+                FeatureState::Last(Some(Box::new((ts, r.val()?))))
             }
             TAG_DISTINCT => {
                 let n = r.len()?;
@@ -192,7 +197,10 @@ impl Reader<'_> {
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], StateDecodeError> {
         let end = self.pos + N;
-        let slice = self.bytes.get(self.pos..end).ok_or(StateDecodeError::Corrupt(self.pos))?;
+        let slice = self
+            .bytes
+            .get(self.pos..end)
+            .ok_or(StateDecodeError::Corrupt(self.pos))?;
         self.pos = end;
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
@@ -229,7 +237,8 @@ impl Reader<'_> {
                 let n = self.len()?;
                 let start = self.pos;
                 self.pos += n;
-                let text = std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| StateDecodeError::Corrupt(start))?;
+                let text =
+                    std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| StateDecodeError::Corrupt(start))?;
                 Val::Str(Cow::Owned(text.to_string()))
             }
             _ => return Err(StateDecodeError::Corrupt(self.pos)),

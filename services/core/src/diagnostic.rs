@@ -64,7 +64,9 @@ pub fn locate(text: &str, key_path: &str) -> Option<usize> {
     for segment in key_path.split('.') {
         let (key, indices) = split_indices(segment);
         if !key.is_empty() {
-            let Some((line, indent)) = find_key(&lines, start, min_indent, key) else { break };
+            let Some((line, indent)) = find_key(&lines, start, min_indent, key) else {
+                break;
+            };
             found = Some(line);
             start = line + 1;
             min_indent = indent + 1;
@@ -163,7 +165,11 @@ mod tests {
         assert_eq!(locate(TEXT, "action.tiers[1]"), Some(6));
         assert_eq!(locate(TEXT, "action.tiers[1].when"), Some(8));
         assert_eq!(locate(TEXT, "action.tiers[1].topic"), Some(9));
-        assert_eq!(locate(TEXT, "action.missing"), Some(2), "falls back to the deepest key found");
+        assert_eq!(
+            locate(TEXT, "action.missing"),
+            Some(2),
+            "falls back to the deepest key found"
+        );
         assert_eq!(locate(TEXT, "nothing.here"), None);
     }
 
@@ -171,6 +177,9 @@ mod tests {
     fn displays_file_line_path_and_hint() {
         let mut d = Diagnostic::new("uc.yaml", "algo.score", "unknown feature `x`").hint("declare it");
         d.line = Some(7);
-        assert_eq!(d.to_string(), "uc.yaml:7: algo.score: unknown feature `x`\n    hint: declare it");
+        assert_eq!(
+            d.to_string(),
+            "uc.yaml:7: algo.score: unknown feature `x`\n    hint: declare it"
+        );
     }
 }

@@ -20,14 +20,10 @@ impl Span {
     /// Parses `<positive integer><unit>`, unit one of `ms`, `s`, `m`, `h`, `d`, `w`.
     pub fn parse(text: &str) -> Result<Span, String> {
         let text = text.trim();
-        let digits_end = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
+        let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
         let (number, unit) = text.split_at(digits_end);
         let hint = "write a positive whole number and a unit: ms, s, m, h, d or w (e.g. `14d`)";
-        let number: i64 = number
-            .parse()
-            .map_err(|_| format!("bad duration `{text}`: {hint}"))?;
+        let number: i64 = number.parse().map_err(|_| format!("bad duration `{text}`: {hint}"))?;
         let unit_ms = match unit {
             "ms" => 1,
             "s" => 1_000,
@@ -48,7 +44,13 @@ impl Span {
 impl fmt::Display for Span {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0;
-        for (unit, size) in [("w", 7 * DAY_MS), ("d", DAY_MS), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        for (unit, size) in [
+            ("w", 7 * DAY_MS),
+            ("d", DAY_MS),
+            ("h", 3_600_000),
+            ("m", 60_000),
+            ("s", 1_000),
+        ] {
             if ms % size == 0 {
                 return write!(f, "{}{unit}", ms / size);
             }

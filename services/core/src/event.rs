@@ -103,7 +103,10 @@ pub fn decode_json<'a>(
 ) -> Result<Event<'a>, DecodeError> {
     let mut fields: FieldValues<'a> = SmallVec::from_elem(None, catalog.fields.len());
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let seed = ObjectSeed { catalog, fields: &mut fields };
+    let seed = ObjectSeed {
+        catalog,
+        fields: &mut fields,
+    };
     let outcome = seed.deserialize(&mut deserializer).and_then(|()| deserializer.end());
     if let Err(err) = outcome {
         return Err(match field_error(&err) {
@@ -130,7 +133,10 @@ fn field_error(err: &serde_json::Error) -> Option<DecodeError> {
         "double" => Type::Double,
         _ => Type::Bool,
     };
-    Some(DecodeError::WrongFieldType { field: field.to_string(), expected })
+    Some(DecodeError::WrongFieldType {
+        field: field.to_string(),
+        expected,
+    })
 }
 
 struct ObjectSeed<'c, 'f, 'a> {
@@ -158,7 +164,10 @@ impl<'de, 'c, 'f> Visitor<'de> for ObjectSeed<'c, 'f, 'de> {
             match self.catalog.field(&key.0) {
                 Some(slot) => {
                     let field = &self.catalog.fields[slot];
-                    let value = map.next_value_seed(ValueSeed { ty: field.ty, name: &field.name })?;
+                    let value = map.next_value_seed(ValueSeed {
+                        ty: field.ty,
+                        name: &field.name,
+                    })?;
                     self.fields[slot] = value;
                 }
                 None => {

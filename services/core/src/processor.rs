@@ -95,7 +95,10 @@ impl Counters {
             use_cases: set
                 .use_cases
                 .iter()
-                .map(|uc| UseCaseCounters { actions_by_tier: vec![0; uc.tiers.len()], ..Default::default() })
+                .map(|uc| UseCaseCounters {
+                    actions_by_tier: vec![0; uc.tiers.len()],
+                    ..Default::default()
+                })
                 .collect(),
         }
     }
@@ -163,11 +166,20 @@ impl Processor {
             }
             let uc_counters = &mut counters.use_cases[index];
             uc_counters.evaluations += 1;
-            let vars = EvalVars { set: &self.set, state, event, now, score: 0.0 };
+            let vars = EvalVars {
+                set: &self.set,
+                state,
+                event,
+                now,
+                score: 0.0,
+            };
             match decide(uc, &vars, state) {
                 Ok(Decision::Act { tier, score }) => {
                     uc_counters.actions_by_tier[tier] += 1;
-                    let vars = EvalVars { score: score.unwrap_or(0.0), ..vars };
+                    let vars = EvalVars {
+                        score: score.unwrap_or(0.0),
+                        ..vars
+                    };
                     match build_action(uc, tier, score, &vars, source) {
                         Ok(action) => {
                             state.record_fired(uc.tiers[tier].history_key, now);
@@ -188,7 +200,10 @@ impl Processor {
 }
 
 enum Decision {
-    Act { tier: usize, score: Option<f64> },
+    Act {
+        tier: usize,
+        score: Option<f64>,
+    },
     /// A tier matched, but its re-trigger policy stopped it and no later tier acted.
     Blocked,
     None,
@@ -223,7 +238,10 @@ fn decide(uc: &UseCase, vars: &EvalVars<'_, '_>, state: &CustomerState) -> Resul
         }
         if let Some(condition) = &tier.when {
             let matched = if tier.needs_score {
-                condition.eval_bool(&EvalVars { score: score.unwrap_or(0.0), ..*vars })?
+                condition.eval_bool(&EvalVars {
+                    score: score.unwrap_or(0.0),
+                    ..*vars
+                })?
             } else {
                 condition.eval_bool(vars)?
             };
@@ -341,7 +359,14 @@ impl Serialize for Action {
         map.serialize_entry("event_ts", &self.event_ts)?;
         map.serialize_entry("score", &self.score)?;
         map.serialize_entry("payload", &Payload(&self.payload))?;
-        map.serialize_entry("source", &SourceJson { topic: &self.source_topic, partition: self.source_partition, offset: self.source_offset })?;
+        map.serialize_entry(
+            "source",
+            &SourceJson {
+                topic: &self.source_topic,
+                partition: self.source_partition,
+                offset: self.source_offset,
+            },
+        )?;
         map.end()
     }
 }

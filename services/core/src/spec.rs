@@ -6,6 +6,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The JSON Schemas of the two file kinds, as (file name, pretty JSON), generated from the types
+/// the loader parses so they cannot drift; `schemas/` holds the committed copies.
+pub fn json_schemas() -> Vec<(&'static str, String)> {
+    let render = |schema: schemars::Schema| serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n";
+    vec![
+        ("usecase.schema.json", render(schemars::schema_for!(UseCaseSpec))),
+        ("features.schema.json", render(schemars::schema_for!(CatalogSpec))),
+    ]
+}
+
 /// `features.yaml`: the event types a directory understands and the features computed from them.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -284,7 +294,13 @@ where
         type Value = T;
 
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            write!(f, "{}: one of {} or {{{}: ...}}", self.what, self.keywords.join(", "), self.map_key)
+            write!(
+                f,
+                "{}: one of {} or {{{}: ...}}",
+                self.what,
+                self.keywords.join(", "),
+                self.map_key
+            )
         }
 
         fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
@@ -299,9 +315,14 @@ where
         }
 
         fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<T, M::Error> {
-            let key: String = map.next_key()?.ok_or_else(|| M::Error::custom(format_args!("empty map, expected {{{}: ...}}", self.map_key)))?;
+            let key: String = map
+                .next_key()?
+                .ok_or_else(|| M::Error::custom(format_args!("empty map, expected {{{}: ...}}", self.map_key)))?;
             if key != self.map_key {
-                return Err(M::Error::custom(format_args!("unknown key `{key}`, expected `{}`", self.map_key)));
+                return Err(M::Error::custom(format_args!(
+                    "unknown key `{key}`, expected `{}`",
+                    self.map_key
+                )));
             }
             let value: String = map.next_value()?;
             if map.next_key::<String>()?.is_some() {
@@ -311,7 +332,13 @@ where
         }
     }
 
-    deserializer.deserialize_any(KeywordOrMap { what, keywords, map_key, from_keyword, from_value })
+    deserializer.deserialize_any(KeywordOrMap {
+        what,
+        keywords,
+        map_key,
+        from_keyword,
+        from_value,
+    })
 }
 
 impl<'de> Deserialize<'de> for RetriggerSpec {
@@ -336,7 +363,13 @@ impl<'de> Deserialize<'de> for ActionType {
         keyword_or_map(
             deserializer,
             "action type",
-            &["email", "crm_task", "telemarketing_handoff", "warmup_campaign", "web_recommendation"],
+            &[
+                "email",
+                "crm_task",
+                "telemarketing_handoff",
+                "warmup_campaign",
+                "web_recommendation",
+            ],
             "custom",
             |k| match k {
                 "email" => Some(ActionType::Email),

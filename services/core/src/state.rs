@@ -3,9 +3,9 @@
 
 use crate::catalog::{split_var, zero_of, Catalog, Feature, Window};
 use crate::duration::DAY_MS;
-use crate::expr::{VarRef, Vars};
 use crate::event::Event;
 use crate::expr::Val;
+use crate::expr::{VarRef, Vars};
 use crate::spec::FeatureKind;
 use std::borrow::Cow;
 
@@ -24,8 +24,9 @@ pub enum FeatureState {
     Scalar(Option<f64>),
     /// Any aggregate over a sliding window.
     Windowed(Buckets),
-    /// `last` value and the event time it had (latest event time wins).
-    Last(Option<(i64, Val<'static>)>),
+    /// `last` value and the event time it had (latest event time wins); boxed so the common
+    /// kinds stay small and a customer's features fit in fewer cache lines.
+    Last(Option<Box<(i64, Val<'static>)>>),
     Distinct(Distinct),
     /// `days_since` keeps nothing: it is derived when read.
     Derived,
@@ -83,7 +84,9 @@ impl CustomerState {
             self.clock = ts;
         }
         let Some(type_index) = event.type_index else { return };
-        let Some(updates) = catalog.updates_by_type.get(type_index as usize) else { return };
+        let Some(updates) = catalog.updates_by_type.get(type_index as usize) else {
+            return;
+        };
         for &index in updates {
             let feature = &catalog.features[index];
             if let Some(filter) = &feature.filter {
@@ -138,8 +141,10 @@ fn update(state: &mut FeatureState, feature: &Feature, clock: i64, ts: i64, valu
         }
         FeatureState::Last(current) => {
             if let Some(v) = value {
-                if current.as_ref().is_none_or(|(t, _)| ts >= *t) {
-                    *current = Some((ts, v.clone().into_owned()));
+                match current {
+                    Some(last) if ts >= last.0 => **last = (ts, v.clone().into_owned()),
+                    Some(_) => {}
+                    None => *current = Some(Box::new((ts, v.clone().into_owned()))),
                 }
             }
         }
@@ -177,7 +182,10 @@ impl Buckets {
     fn aggregate(&self, window: Window, clock: i64, kind: FeatureKind) -> Option<f64> {
         let first = window.first_bucket(clock);
         let start = self.0.partition_point(|(b, _)| *b < first);
-        self.0[start..].iter().map(|(_, x)| *x).reduce(|a, b| combine(kind, a, b))
+        self.0[start..]
+            .iter()
+            .map(|(_, x)| *x)
+            .reduce(|a, b| combine(kind, a, b))
     }
 }
 
@@ -248,7 +256,7 @@ fn read<'s>(
             Some(as_feature_val(feature.kind, x))
         }
         FeatureState::Last(value) => {
-            let (ts, v) = value.as_ref()?;
+            let (ts, v) = value.as_deref()?;
             if let Some(w) = feature.window {
                 if !w.contains(clock, *ts) {
                     return None;

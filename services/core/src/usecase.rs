@@ -110,7 +110,9 @@ impl UseCaseSet {
     /// Compiles a directory's files: `features.yaml` and every other file as a use case.
     pub fn compile(files: &[SourceFile]) -> Result<UseCaseSet, Vec<Diagnostic>> {
         let mut problems = Vec::new();
-        let catalog_file = files.iter().find(|f| f.path == CATALOG_FILE || f.path.ends_with("/features.yaml"));
+        let catalog_file = files
+            .iter()
+            .find(|f| f.path == CATALOG_FILE || f.path.ends_with("/features.yaml"));
         let catalog = match catalog_file {
             None => {
                 problems.push(
@@ -168,7 +170,11 @@ impl UseCaseSet {
         }
         let Some(catalog) = catalog else { return Err(problems) };
         use_cases.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
-        Ok(UseCaseSet { catalog, use_cases, checksum: checksum(&all_text) })
+        Ok(UseCaseSet {
+            catalog,
+            use_cases,
+            checksum: checksum(&all_text),
+        })
     }
 }
 
@@ -218,7 +224,9 @@ impl Scope for UseCaseScope<'_> {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 fn retrigger_of(spec: &RetriggerSpec) -> Result<Retrigger, String> {
@@ -233,25 +241,39 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
     let f = file.path.as_str();
     let mut problems = Vec::new();
     if !valid_id(&spec.id) {
-        problems.push(Diagnostic::new(f, "id", format!("bad id `{}`", spec.id)).hint("use lowercase letters, digits, `-` and `_`, at most 64 characters"));
+        problems.push(
+            Diagnostic::new(f, "id", format!("bad id `{}`", spec.id))
+                .hint("use lowercase letters, digits, `-` and `_`, at most 64 characters"),
+        );
     }
     if spec.priority > 1000 {
-        problems.push(Diagnostic::new(f, "priority", format!("priority {} out of range", spec.priority)).hint("use 0 to 1000"));
+        problems.push(
+            Diagnostic::new(f, "priority", format!("priority {} out of range", spec.priority)).hint("use 0 to 1000"),
+        );
     }
     if spec.channels.is_empty() {
-        problems.push(Diagnostic::new(f, "channels", "no channels").hint("list the channels this use case acts in, e.g. [email]"));
+        problems.push(
+            Diagnostic::new(f, "channels", "no channels").hint("list the channels this use case acts in, e.g. [email]"),
+        );
     }
 
     let mut trigger_mask = 0u64;
     if spec.data.triggers.is_empty() {
-        problems.push(Diagnostic::new(f, "data.triggers", "no trigger event types").hint("list the event types that trigger an evaluation"));
+        problems.push(
+            Diagnostic::new(f, "data.triggers", "no trigger event types")
+                .hint("list the event types that trigger an evaluation"),
+        );
     }
     for (i, t) in spec.data.triggers.iter().enumerate() {
         match catalog.event_type(t) {
             Some(idx) => trigger_mask |= 1 << idx,
             None => problems.push(
-                Diagnostic::new(f, format!("data.triggers[{i}]"), format!("unknown event type `{t}`"))
-                    .hint(suggest(t, catalog.event_types.iter().map(String::as_str), "event types", "declare it in features.yaml under `event_types`")),
+                Diagnostic::new(f, format!("data.triggers[{i}]"), format!("unknown event type `{t}`")).hint(suggest(
+                    t,
+                    catalog.event_types.iter().map(String::as_str),
+                    "event types",
+                    "declare it in features.yaml under `event_types`",
+                )),
             ),
         }
     }
@@ -260,14 +282,23 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         match catalog.feature(name) {
             Some(idx) => features.push(idx),
             None => problems.push(
-                Diagnostic::new(f, format!("data.features[{i}]"), format!("unknown feature `{name}`"))
-                    .hint(suggest(name, catalog.features.iter().map(|x| x.name.as_str()), "features", "declare it in features.yaml under `features`")),
+                Diagnostic::new(f, format!("data.features[{i}]"), format!("unknown feature `{name}`")).hint(suggest(
+                    name,
+                    catalog.features.iter().map(|x| x.name.as_str()),
+                    "features",
+                    "declare it in features.yaml under `features`",
+                )),
             ),
         }
     }
 
     // compiles one expression and checks it reads only declared features
-    let compile = |key: String, source: &str, expect: Expect, with_score: bool, problems: &mut Vec<Diagnostic>| -> Option<CompiledExpr> {
+    let compile = |key: String,
+                   source: &str,
+                   expect: Expect,
+                   with_score: bool,
+                   problems: &mut Vec<Diagnostic>|
+     -> Option<CompiledExpr> {
         let scope = UseCaseScope { catalog, with_score };
         match expr::compile(source, &scope, expect) {
             Err(err) => {
@@ -280,8 +311,12 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
                     if ns == NS_FEATURE && !features.contains(&index) {
                         let name = &catalog.features[index].name;
                         problems.push(
-                            Diagnostic::new(f, key.clone(), format!("reads feature `{name}`, which `data.features` does not list"))
-                                .hint(format!("add `{name}` to data.features")),
+                            Diagnostic::new(
+                                f,
+                                key.clone(),
+                                format!("reads feature `{name}`, which `data.features` does not list"),
+                            )
+                            .hint(format!("add `{name}` to data.features")),
                         );
                     }
                 }
@@ -291,10 +326,21 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
     };
 
     if spec.algo.rule.is_none() && spec.algo.score.is_none() {
-        problems.push(Diagnostic::new(f, "algo", "neither `rule` nor `score`").hint("give a CEL `rule` (bool), a `score` (number), or both"));
+        problems.push(
+            Diagnostic::new(f, "algo", "neither `rule` nor `score`")
+                .hint("give a CEL `rule` (bool), a `score` (number), or both"),
+        );
     }
-    let rule = spec.algo.rule.as_ref().and_then(|s| compile("algo.rule".into(), s, Expect::Bool, false, &mut problems));
-    let score = spec.algo.score.as_ref().and_then(|s| compile("algo.score".into(), s, Expect::Number, false, &mut problems));
+    let rule = spec
+        .algo
+        .rule
+        .as_ref()
+        .and_then(|s| compile("algo.rule".into(), s, Expect::Bool, false, &mut problems));
+    let score = spec
+        .algo
+        .score
+        .as_ref()
+        .and_then(|s| compile("algo.score".into(), s, Expect::Number, false, &mut problems));
     let with_score = spec.algo.score.is_some();
 
     let default_retrigger = match &spec.action.retrigger {
@@ -305,7 +351,10 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         }),
     };
     if spec.action.tiers.is_empty() {
-        problems.push(Diagnostic::new(f, "action.tiers", "no tiers").hint("add at least one tier: a condition and the action it triggers"));
+        problems.push(
+            Diagnostic::new(f, "action.tiers", "no tiers")
+                .hint("add at least one tier: a condition and the action it triggers"),
+        );
     }
     let mut tiers = Vec::new();
     let mut names: HashMap<&str, usize> = HashMap::new();
@@ -314,25 +363,45 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         if t.name.is_empty() {
             problems.push(Diagnostic::new(f, at("name"), "empty tier name").hint("name the tier, e.g. `high`"));
         } else if let Some(first) = names.insert(&t.name, i) {
-            problems.push(Diagnostic::new(f, at("name"), format!("duplicate tier name `{}`", t.name)).hint(format!("tier {first} already uses it")));
+            problems.push(
+                Diagnostic::new(f, at("name"), format!("duplicate tier name `{}`", t.name))
+                    .hint(format!("tier {first} already uses it")),
+            );
         }
         let has_threshold = t.min_score.is_some() || t.max_score.is_some();
         if t.when.is_none() && !has_threshold {
-            problems.push(Diagnostic::new(f, at("name"), format!("tier `{}` has no condition", t.name)).hint("give `when` (a CEL condition) or `min_score` / `max_score`"));
+            problems.push(
+                Diagnostic::new(f, at("name"), format!("tier `{}` has no condition", t.name))
+                    .hint("give `when` (a CEL condition) or `min_score` / `max_score`"),
+            );
         }
         if has_threshold && !with_score {
-            problems.push(Diagnostic::new(f, at("min_score"), "a score threshold without `algo.score`").hint("add `algo.score`, or use `when`"));
+            problems.push(
+                Diagnostic::new(f, at("min_score"), "a score threshold without `algo.score`")
+                    .hint("add `algo.score`, or use `when`"),
+            );
         }
         if let (Some(lo), Some(hi)) = (t.min_score, t.max_score) {
             if lo >= hi {
-                problems.push(Diagnostic::new(f, at("max_score"), format!("max_score {hi} is not above min_score {lo}")).hint("the tier covers min_score <= score < max_score"));
+                problems.push(
+                    Diagnostic::new(
+                        f,
+                        at("max_score"),
+                        format!("max_score {hi} is not above min_score {lo}"),
+                    )
+                    .hint("the tier covers min_score <= score < max_score"),
+                );
             }
         }
-        let when = t.when.as_ref().and_then(|s| compile(at("when"), s, Expect::Bool, with_score, &mut problems));
+        let when = t
+            .when
+            .as_ref()
+            .and_then(|s| compile(at("when"), s, Expect::Bool, with_score, &mut problems));
         let retrigger = match &t.retrigger {
             None => default_retrigger,
             Some(r) => retrigger_of(r).unwrap_or_else(|e| {
-                problems.push(Diagnostic::new(f, at("retrigger.cooldown"), e).hint("e.g. `retrigger: {cooldown: 14d}`"));
+                problems
+                    .push(Diagnostic::new(f, at("retrigger.cooldown"), e).hint("e.g. `retrigger: {cooldown: 14d}`"));
                 default_retrigger
             }),
         };
@@ -340,26 +409,53 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
             (Some(c), _) => c.clone(),
             (None, Some(c)) => c.to_string(),
             (None, None) => {
-                problems.push(Diagnostic::new(f, at("channel"), format!("custom action `{}` needs a channel", t.action_type.name())).hint("add `channel:`, e.g. `channel: email`"));
+                problems.push(
+                    Diagnostic::new(
+                        f,
+                        at("channel"),
+                        format!("custom action `{}` needs a channel", t.action_type.name()),
+                    )
+                    .hint("add `channel:`, e.g. `channel: email`"),
+                );
                 String::new()
             }
         };
         if !channel.is_empty() && !spec.channels.contains(&channel) {
-            problems.push(Diagnostic::new(f, at("channel"), format!("channel `{channel}` is not among the use case's channels")).hint(format!("add `{channel}` to `channels`, or change the tier's channel")));
+            problems.push(
+                Diagnostic::new(
+                    f,
+                    at("channel"),
+                    format!("channel `{channel}` is not among the use case's channels"),
+                )
+                .hint(format!("add `{channel}` to `channels`, or change the tier's channel")),
+            );
         }
         if t.topic.trim().is_empty() {
-            problems.push(Diagnostic::new(f, at("topic"), "missing topic").hint("name the Kafka topic the action goes to, e.g. `actions.email`"));
+            problems.push(
+                Diagnostic::new(f, at("topic"), "missing topic")
+                    .hint("name the Kafka topic the action goes to, e.g. `actions.email`"),
+            );
         }
         if let ActionTypeCheck::Bad(msg) = check_custom(t.action_type.name()) {
-            problems.push(Diagnostic::new(f, at("type"), msg).hint("a custom action type is lowercase letters, digits and `_`"));
+            problems.push(
+                Diagnostic::new(f, at("type"), msg).hint("a custom action type is lowercase letters, digits and `_`"),
+            );
         }
         let mut payload = Vec::new();
         for (name, source) in &t.payload {
-            if let Some(compiled) = compile(at(&format!("payload.{name}")), source, Expect::Any, with_score, &mut problems) {
+            if let Some(compiled) = compile(
+                at(&format!("payload.{name}")),
+                source,
+                Expect::Any,
+                with_score,
+                &mut problems,
+            ) {
                 payload.push((Arc::from(name.as_str()), compiled));
             }
         }
-        let reads_score = when.as_ref().is_some_and(|w| w.references().iter().any(|r| catalog::split_var(*r).0 == NS_SCORE));
+        let reads_score = when
+            .as_ref()
+            .is_some_and(|w| w.references().iter().any(|r| catalog::split_var(*r).0 == NS_SCORE));
         tiers.push(Tier {
             needs_score: has_threshold || reads_score,
             name: Arc::from(t.name.as_str()),
@@ -375,7 +471,12 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         });
     }
     // threshold-only tiers must not overlap: each score belongs to one tier
-    let bounds = |t: &crate::spec::TierSpec| (t.min_score.unwrap_or(f64::NEG_INFINITY), t.max_score.unwrap_or(f64::INFINITY));
+    let bounds = |t: &crate::spec::TierSpec| {
+        (
+            t.min_score.unwrap_or(f64::NEG_INFINITY),
+            t.max_score.unwrap_or(f64::INFINITY),
+        )
+    };
     for (i, a) in spec.action.tiers.iter().enumerate() {
         for (j, b) in spec.action.tiers.iter().enumerate().skip(i + 1) {
             let only_thresholds = a.when.is_none() && b.when.is_none();
@@ -386,8 +487,18 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
             let ((alo, ahi), (blo, bhi)) = (bounds(a), bounds(b));
             if alo < bhi && blo < ahi {
                 problems.push(
-                    Diagnostic::new(f, format!("action.tiers[{j}].min_score"), format!("tiers `{}` and `{}` overlap on scores [{}, {})", a.name, b.name, alo.max(blo), ahi.min(bhi)))
-                        .hint("make the score ranges disjoint: min_score is inclusive, max_score exclusive"),
+                    Diagnostic::new(
+                        f,
+                        format!("action.tiers[{j}].min_score"),
+                        format!(
+                            "tiers `{}` and `{}` overlap on scores [{}, {})",
+                            a.name,
+                            b.name,
+                            alo.max(blo),
+                            ahi.min(bhi)
+                        ),
+                    )
+                    .hint("make the score ranges disjoint: min_score is inclusive, max_score exclusive"),
                 );
             }
         }
@@ -422,7 +533,11 @@ enum ActionTypeCheck {
 }
 
 fn check_custom(name: &str) -> ActionTypeCheck {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
         ActionTypeCheck::Ok
     } else {
         ActionTypeCheck::Bad(format!("bad action type `{name}`"))

@@ -114,7 +114,11 @@ fn windowed_last_and_distinct_expire() {
     // four distinct values, bounded at three
     assert_eq!(value(&c, &s, "seen", T0), Val::Int(3));
     apply(&c, &mut s, &buy(T0 + DAY_MS, 1.0, "x"));
-    assert_eq!(value(&c, &s, "lastp", T0), Val::Str("".into()), "last view left the 1d window");
+    assert_eq!(
+        value(&c, &s, "lastp", T0),
+        Val::Str("".into()),
+        "last view left the 1d window"
+    );
     assert_eq!(value(&c, &s, "latest", T0), Val::Int(0));
     assert_eq!(value(&c, &s, "seen", T0), Val::Int(3), "still inside the 2d window");
     apply(&c, &mut s, &buy(T0 + 2 * DAY_MS, 1.0, "x"));
@@ -178,14 +182,30 @@ struct Ev {
 fn history() -> impl Strategy<Value = Vec<Ev>> {
     // mostly increasing times with jitter back by up to 3 days: out-of-order inside and
     // outside the windows
-    prop::collection::vec((any::<bool>(), 0i64..2 * DAY_MS, -3 * DAY_MS..0i64, any::<bool>(), 1u32..100_000, 0u8..12), 1..120).prop_map(|steps| {
+    prop::collection::vec(
+        (
+            any::<bool>(),
+            0i64..2 * DAY_MS,
+            -3 * DAY_MS..0i64,
+            any::<bool>(),
+            1u32..100_000,
+            0u8..12,
+        ),
+        1..120,
+    )
+    .prop_map(|steps| {
         let mut clock = T0;
         steps
             .into_iter()
             .map(|(buy, advance, back, late, cents, product)| {
                 clock += advance;
                 let ts = if late { clock + back } else { clock };
-                Ev { buy, ts, amount: cents as f64 / 100.0, product }
+                Ev {
+                    buy,
+                    ts,
+                    amount: cents as f64 / 100.0,
+                    product,
+                }
             })
             .collect()
     })
@@ -201,7 +221,11 @@ fn in_window(window_days: Option<i64>, clock: i64, ts: i64) -> bool {
 /// What each feature should read after the whole history, computed from scratch.
 fn recompute(h: &[Ev], kind: &str, window: Option<i64>, max_distinct: usize) -> Val<'static> {
     let clock = h.iter().map(|e| e.ts).max().unwrap_or(i64::MIN);
-    let buys: Vec<(usize, &Ev)> = h.iter().enumerate().filter(|(_, e)| e.buy && in_window(window, clock, e.ts)).collect();
+    let buys: Vec<(usize, &Ev)> = h
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.buy && in_window(window, clock, e.ts))
+        .collect();
     let amounts = buys.iter().map(|(_, e)| e.amount);
     match kind {
         "count" => Val::Int(buys.len() as i64),
@@ -239,7 +263,16 @@ fn close(a: &Val<'_>, b: &Val<'_>) -> bool {
     }
 }
 
-const KINDS: [&str; 8] = ["count", "sum", "min", "max", "first_ts", "last_ts", "last", "distinct_count"];
+const KINDS: [&str; 8] = [
+    "count",
+    "sum",
+    "min",
+    "max",
+    "first_ts",
+    "last_ts",
+    "last",
+    "distinct_count",
+];
 
 fn property_catalog() -> Catalog {
     let mut features = String::new();
@@ -249,9 +282,17 @@ fn property_catalog() -> Catalog {
             "last" | "distinct_count" => ", field: product",
             _ => "",
         };
-        let bound = if kind == "distinct_count" { ", max_distinct: 5" } else { "" };
-        features.push_str(&format!("  {kind}_all: {{kind: {kind}, events: [buy]{field}{bound}}}\n"));
-        features.push_str(&format!("  {kind}_3d: {{kind: {kind}, events: [buy]{field}{bound}, window: 3d}}\n"));
+        let bound = if kind == "distinct_count" {
+            ", max_distinct: 5"
+        } else {
+            ""
+        };
+        features.push_str(&format!(
+            "  {kind}_all: {{kind: {kind}, events: [buy]{field}{bound}}}\n"
+        ));
+        features.push_str(&format!(
+            "  {kind}_3d: {{kind: {kind}, events: [buy]{field}{bound}, window: 3d}}\n"
+        ));
     }
     catalog(&features)
 }

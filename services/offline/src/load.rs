@@ -18,7 +18,10 @@ fn render(problems: &[Diagnostic]) -> String {
 /// The directory's YAML files, sorted by name. Hidden entries (e.g. the `..data` links of a
 /// mounted Kubernetes ConfigMap) are skipped.
 pub fn read_dir_files(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
-    let io = |source| LoadError::Io { path: dir.to_path_buf(), source };
+    let io = |source| LoadError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let entry = entry.map_err(io)?;
@@ -28,7 +31,10 @@ pub fn read_dir_files(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             continue;
         }
         let path = entry.path();
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Io {
+            path: path.clone(),
+            source,
+        })?;
         files.push(SourceFile { path: name, text });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -38,5 +44,8 @@ pub fn read_dir_files(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
 /// Reads and compiles a use-case directory; every problem is reported at once.
 pub fn load_dir(dir: &Path) -> Result<UseCaseSet, LoadError> {
     let files = read_dir_files(dir)?;
-    UseCaseSet::compile(&files).map_err(|problems| LoadError::Invalid { dir: dir.to_path_buf(), problems })
+    UseCaseSet::compile(&files).map_err(|problems| LoadError::Invalid {
+        dir: dir.to_path_buf(),
+        problems,
+    })
 }

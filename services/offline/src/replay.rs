@@ -22,7 +22,11 @@ pub struct ReplayOptions {
 
 impl Default for ReplayOptions {
     fn default() -> Self {
-        ReplayOptions { mode: Mode::BackTest, source_name: "replay".into(), keep_malformed: 100 }
+        ReplayOptions {
+            mode: Mode::BackTest,
+            source_name: "replay".into(),
+            keep_malformed: 100,
+        }
     }
 }
 
@@ -88,7 +92,12 @@ pub fn replay(
     let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
     let mut reached: Vec<FxHashSet<u64>> = vec![FxHashSet::default(); set.use_cases.len()];
     let mut by_channel: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); set.use_cases.len()];
-    let index_of: FxHashMap<&str, usize> = set.use_cases.iter().enumerate().map(|(i, uc)| (uc.id.as_ref(), i)).collect();
+    let index_of: FxHashMap<&str, usize> = set
+        .use_cases
+        .iter()
+        .enumerate()
+        .map(|(i, uc)| (uc.id.as_ref(), i))
+        .collect();
     let mut summary = ReplaySummary::default();
     let mut line = Vec::with_capacity(512);
     let mut bytes_read = 0u64;
@@ -114,7 +123,11 @@ pub fn replay(
                 summary.malformed += 1;
                 *summary.malformed_by_reason.entry(err.reason()).or_default() += 1;
                 if summary.malformed_lines.len() < options.keep_malformed {
-                    summary.malformed_lines.push(MalformedLine { line: summary.lines, reason: err.reason(), detail: err.to_string() });
+                    summary.malformed_lines.push(MalformedLine {
+                        line: summary.lines,
+                        reason: err.reason(),
+                        detail: err.to_string(),
+                    });
                 }
                 continue;
             }
@@ -122,16 +135,24 @@ pub fn replay(
         let customer = event.customer_id();
         let state = match states.get_mut(customer) {
             Some(state) => state,
-            None => states.entry(CompactString::from(customer)).or_insert_with(|| CustomerState::new(catalog)),
+            None => states
+                .entry(CompactString::from(customer))
+                .or_insert_with(|| CustomerState::new(catalog)),
         };
-        let source = Source { topic: &options.source_name, partition: 0, offset: summary.lines as i64 };
+        let source = Source {
+            topic: &options.source_name,
+            partition: 0,
+            offset: summary.lines as i64,
+        };
         processor.process(state, &event, source, &mut counters, &mut |action: Action| {
             let i = index_of[action.use_case_id.as_ref()];
             reached[i].insert(xxhash_rust::xxh3::xxh3_64(action.customer_id.as_bytes()));
             *by_channel[i].entry(action.channel.to_string()).or_default() += 1;
             summary.actions += 1;
             if write_error.is_none() {
-                let written = serde_json::to_writer(&mut out, &action).map_err(std::io::Error::from).and_then(|()| out.write_all(b"\n"));
+                let written = serde_json::to_writer(&mut out, &action)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
                 if let Err(e) = written {
                     write_error = Some(e);
                 }
@@ -163,7 +184,12 @@ pub fn replay(
                 .tiers
                 .iter()
                 .zip(&c.actions_by_tier)
-                .map(|(t, n)| TierSummary { tier: t.name.to_string(), action_type: t.action_type.to_string(), channel: t.channel.to_string(), actions: *n })
+                .map(|(t, n)| TierSummary {
+                    tier: t.name.to_string(),
+                    action_type: t.action_type.to_string(),
+                    channel: t.channel.to_string(),
+                    actions: *n,
+                })
                 .collect(),
             actions_by_channel: std::mem::take(&mut by_channel[i]),
             customers_reached: reached[i].len() as u64,

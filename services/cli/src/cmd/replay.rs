@@ -32,10 +32,16 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let set = Arc::new(load_dir(&args.use_cases)?);
-    let input = File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?;
+    let input =
+        File::open(&args.events).with_context(|| format!("cannot open events file {}", args.events.display()))?;
     let total = input.metadata().map(|m| m.len()).unwrap_or(0);
-    let output = File::create(&args.out).with_context(|| format!("cannot create output file {}", args.out.display()))?;
-    let bar = if args.quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    let output =
+        File::create(&args.out).with_context(|| format!("cannot create output file {}", args.out.display()))?;
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total)
+    };
     bar.set_style(
         ProgressStyle::with_template("{spinner} replay [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
@@ -43,7 +49,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let options = ReplayOptions {
         mode: if args.live_only { Mode::Engine } else { Mode::BackTest },
-        source_name: args.events.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        source_name: args
+            .events
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
         ..ReplayOptions::default()
     };
     let summary = replay(
@@ -57,7 +67,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
     print_summary(&summary, &args);
     if let Some(path) = &args.summary_json {
-        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n").with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -72,9 +83,16 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
         s.events_per_second
     );
     println!();
-    println!("{:<30} {:<7} {:>11} {:>9} {:>10}  tiers (actions)", "use case", "status", "evaluations", "actions", "customers");
+    println!(
+        "{:<30} {:<7} {:>11} {:>9} {:>10}  tiers (actions)",
+        "use case", "status", "evaluations", "actions", "customers"
+    );
     for uc in &s.use_cases {
-        let tiers: Vec<String> = uc.tiers.iter().map(|t| format!("{}→{}/{}: {}", t.tier, t.action_type, t.channel, t.actions)).collect();
+        let tiers: Vec<String> = uc
+            .tiers
+            .iter()
+            .map(|t| format!("{}→{}/{}: {}", t.tier, t.action_type, t.channel, t.actions))
+            .collect();
         println!(
             "{:<30} {:<7} {:>11} {:>9} {:>10}  {}",
             format!("{} v{}", uc.id, uc.version),
@@ -86,13 +104,22 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
         );
         let channels: Vec<String> = uc.actions_by_channel.iter().map(|(c, n)| format!("{c}: {n}")).collect();
         if !channels.is_empty() || uc.retrigger_blocked > 0 || uc.errors > 0 {
-            println!("{:<30} by channel: {}; held back by re-trigger policy: {}; evaluation errors: {}", "", channels.join(", "), uc.retrigger_blocked, uc.errors);
+            println!(
+                "{:<30} by channel: {}; held back by re-trigger policy: {}; evaluation errors: {}",
+                "",
+                channels.join(", "),
+                uc.retrigger_blocked,
+                uc.errors
+            );
         }
     }
     println!();
     println!("{} actions written to {}", s.actions, args.out.display());
     if s.unknown_event_type > 0 {
-        println!("{} events of types the catalog does not declare (they changed nothing)", s.unknown_event_type);
+        println!(
+            "{} events of types the catalog does not declare (they changed nothing)",
+            s.unknown_event_type
+        );
     }
     if s.malformed > 0 {
         let reasons: Vec<String> = s.malformed_by_reason.iter().map(|(r, n)| format!("{r}: {n}")).collect();
@@ -101,7 +128,10 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
             eprintln!("  line {}: {} ({})", m.line, m.detail, m.reason);
         }
         if s.malformed > s.malformed_lines.len() as u64 {
-            eprintln!("  … and {} more (see --summary-json)", s.malformed - s.malformed_lines.len() as u64);
+            eprintln!(
+                "  … and {} more (see --summary-json)",
+                s.malformed - s.malformed_lines.len() as u64
+            );
         }
     }
 }

@@ -1,4 +1,3 @@
-use revenue_core::spec::{CatalogSpec, UseCaseSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,19 +8,9 @@ pub struct Args {
     out_dir: PathBuf,
 }
 
-/// The JSON Schemas, generated from the types the loader parses, so they never drift.
-pub fn schemas() -> anyhow::Result<Vec<(&'static str, String)>> {
-    let usecase = schemars::schema_for!(UseCaseSpec);
-    let features = schemars::schema_for!(CatalogSpec);
-    Ok(vec![
-        ("usecase.schema.json", serde_json::to_string_pretty(&usecase)? + "\n"),
-        ("features.schema.json", serde_json::to_string_pretty(&features)? + "\n"),
-    ])
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out_dir)?;
-    for (name, text) in schemas()? {
+    for (name, text) in revenue_core::spec::json_schemas() {
         let path = args.out_dir.join(name);
         std::fs::write(&path, text)?;
         println!("wrote {}", path.display());

@@ -11,9 +11,22 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match load_dir(&args.dir) {
         Ok(set) => {
-            println!("ok: {} — {} use case(s), {} feature(s), {} event type(s)", args.dir.display(), set.use_cases.len(), set.catalog.features.len(), set.catalog.event_types.len());
+            println!(
+                "ok: {} — {} use case(s), {} feature(s), {} event type(s)",
+                args.dir.display(),
+                set.use_cases.len(),
+                set.catalog.features.len(),
+                set.catalog.event_types.len()
+            );
             for uc in &set.use_cases {
-                println!("  {:<32} v{:<4} {:<8} {} tier(s)  {}", uc.id, uc.version, uc.status.as_str(), uc.tiers.len(), uc.file);
+                println!(
+                    "  {:<32} v{:<4} {:<8} {} tier(s)  {}",
+                    uc.id,
+                    uc.version,
+                    uc.status.as_str(),
+                    uc.tiers.len(),
+                    uc.file
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

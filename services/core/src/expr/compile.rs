@@ -14,24 +14,18 @@ use super::{CompiledExpr, Expect, ExprError, Scope, Type, Val, VarRef, Vars};
 /// tree, on the caller's stack, so this bounds their stack use. The parser
 /// bounds nesting through parentheses and `? :`, but not chains such as
 /// `a + b + c + ...`.
-const MAX_DEPTH: u32 = 200;
+const MAX_DEPTH: u32 = 100;
 
 const SUFFIX: &str = "unsupported in Revenue Engine expressions";
 
 /// Global functions, offered in "did you mean" hints.
-const FUNCTIONS: [&str; 8] = [
-    "double", "int", "string", "size", "round", "min", "max", "abs",
-];
+const FUNCTIONS: [&str; 8] = ["double", "int", "string", "size", "round", "min", "max", "abs"];
 /// Member functions, offered in "did you mean" hints.
 const METHODS: [&str; 4] = ["startsWith", "endsWith", "contains", "size"];
 /// CEL macros that expand to comprehensions.
 const MACROS: [&str; 5] = ["all", "exists", "exists_one", "map", "filter"];
 
-pub(crate) fn compile(
-    source: &str,
-    scope: &dyn Scope,
-    expect: Expect,
-) -> Result<CompiledExpr, ExprError> {
+pub(crate) fn compile(source: &str, scope: &dyn Scope, expect: Expect) -> Result<CompiledExpr, ExprError> {
     let ast = parse(source)?;
     let mut lowerer = Lowerer {
         scope,
@@ -102,15 +96,12 @@ fn parse_guarded(source: &str) -> Result<IdedExpr, ExprError> {
 }
 
 fn parser_failed() -> ExprError {
-    ExprError::new("invalid expression: the CEL parser failed on it")
-        .with_hint("check the expression's syntax")
+    ExprError::new("invalid expression: the CEL parser failed on it").with_hint("check the expression's syntax")
 }
 
 fn too_deep() -> ExprError {
-    ExprError::new(format!(
-        "expression nested too deeply (more than {MAX_DEPTH} levels)"
-    ))
-    .with_hint("split the expression into smaller features")
+    ExprError::new(format!("expression nested too deeply (more than {MAX_DEPTH} levels)"))
+        .with_hint("split the expression into smaller features")
 }
 
 /// Whether the tree under `e` has more than `limit` levels.
@@ -154,9 +145,7 @@ fn parse_error(source: &str, errors: &ParseErrors) -> ExprError {
     // Point at the first error in the source.
     if let Some(first) = errors.errors.first() {
         let (line, column) = first.pos;
-        let text = usize::try_from(line - 1)
-            .ok()
-            .and_then(|line| source.lines().nth(line));
+        let text = usize::try_from(line - 1).ok().and_then(|line| source.lines().nth(line));
         if let (Some(text), Ok(column @ 1..)) = (text, usize::try_from(column)) {
             error = error.with_hint(format!(
                 "check the syntax at line {line}, column {column}:\n  {text}\n  {:>column$}",
@@ -204,7 +193,7 @@ impl Typed {
 
     fn var(&self) -> Option<VarRef> {
         match self.node {
-            Node::Var(var) => Some(var),
+            Node::Var(var, _) => Some(var),
             _ => None,
         }
     }
@@ -287,7 +276,7 @@ impl Lowerer<'_> {
                         Ok(if select.test {
                             Typed::new(Node::Has(var), Type::Bool)
                         } else {
-                            Typed::new(Node::Var(var), ty)
+                            Typed::new(Node::Var(var, ty), ty)
                         })
                     }
                     None => Err(select_error(e)),
@@ -313,7 +302,7 @@ impl Lowerer<'_> {
 
     fn variable(&mut self, path: &[&str]) -> Result<Typed, ExprError> {
         let (var, ty) = self.resolve(path)?;
-        Ok(Typed::new(Node::Var(var), ty))
+        Ok(Typed::new(Node::Var(var, ty), ty))
     }
 
     fn call(&mut self, call: &CallExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
@@ -327,11 +316,7 @@ impl Lowerer<'_> {
             (operators::LOGICAL_NOT | operators::NEGATE, [x]) => self.unary_operator(call, x, e),
             (operators::CONDITIONAL, [c, a, b]) => self.conditional(c, a, b, e),
             (
-                operators::ADD
-                | operators::SUBSTRACT
-                | operators::MULTIPLY
-                | operators::DIVIDE
-                | operators::MODULO,
+                operators::ADD | operators::SUBSTRACT | operators::MULTIPLY | operators::DIVIDE | operators::MODULO,
                 [l, r],
             ) => self.arithmetic(call, l, r, e),
             (
@@ -350,12 +335,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn method(
-        &mut self,
-        call: &CallExpr,
-        target: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn method(&mut self, call: &CallExpr, target: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let name = call.func_name.as_str();
         match (name, call.args.as_slice()) {
             ("startsWith" | "endsWith" | "contains", [arg]) => {
@@ -380,12 +360,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn unary_operator(
-        &mut self,
-        call: &CallExpr,
-        x: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn unary_operator(&mut self, call: &CallExpr, x: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let x = self.lower(x)?;
         let (all_const, ty) = (x.is_const(), x.ty);
         let node = match (call.func_name.as_str(), ty) {
@@ -402,14 +377,14 @@ impl Lowerer<'_> {
         let x = self.lower(x)?;
         let all_const = x.is_const();
         let (node, ty) = match (call.func_name.as_str(), x.ty) {
-            ("double", Type::Double) | ("int", Type::Int) | ("string", Type::String) => {
-                return Ok(x)
-            }
+            ("double", Type::Double) | ("int", Type::Int) | ("string", Type::String) => return Ok(x),
             ("double", Type::Int) => (Node::IntToDouble(x.boxed()), Type::Double),
             ("double", Type::String) => (Node::StrToDouble(x.boxed()), Type::Double),
             ("int", Type::Double) => (Node::DoubleToInt(x.boxed()), Type::Int),
             ("int", Type::String) => (Node::StrToInt(x.boxed()), Type::Int),
-            ("string", _) => (Node::ToStr(x.boxed()), Type::String),
+            ("string", Type::Int) => (Node::IntToStr(x.boxed()), Type::String),
+            ("string", Type::Double) => (Node::DoubleToStr(x.boxed()), Type::String),
+            ("string", Type::Bool) => (Node::BoolToStr(x.boxed()), Type::String),
             ("size", _) => return size(x, e),
             ("abs", Type::Int) => (Node::AbsInt(x.boxed()), Type::Int),
             ("abs", Type::Double) => (Node::AbsDouble(x.boxed()), Type::Double),
@@ -419,13 +394,7 @@ impl Lowerer<'_> {
     }
 
     /// The `round`, `min` and `max` extensions.
-    fn function2(
-        &mut self,
-        call: &CallExpr,
-        a: &IdedExpr,
-        b: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn function2(&mut self, call: &CallExpr, a: &IdedExpr, b: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let a = self.lower(a)?;
         let b = self.lower(b)?;
         let all_const = a.is_const() && b.is_const();
@@ -442,13 +411,7 @@ impl Lowerer<'_> {
         Ok(fold_if(all_const, node, ty))
     }
 
-    fn logic(
-        &mut self,
-        and: bool,
-        l: &IdedExpr,
-        r: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn logic(&mut self, and: bool, l: &IdedExpr, r: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let l = self.lower(l)?;
         let r = self.lower(r)?;
         if l.ty != Type::Bool || r.ty != Type::Bool {
@@ -463,13 +426,7 @@ impl Lowerer<'_> {
         Ok(fold_if(all_const, node, Type::Bool))
     }
 
-    fn conditional(
-        &mut self,
-        c: &IdedExpr,
-        a: &IdedExpr,
-        b: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn conditional(&mut self, c: &IdedExpr, a: &IdedExpr, b: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let c = self.lower(c)?;
         let a = self.lower(a)?;
         let b = self.lower(b)?;
@@ -486,13 +443,7 @@ impl Lowerer<'_> {
         }
     }
 
-    fn arithmetic(
-        &mut self,
-        call: &CallExpr,
-        l: &IdedExpr,
-        r: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn arithmetic(&mut self, call: &CallExpr, l: &IdedExpr, r: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let l = self.lower(l)?;
         let r = self.lower(r)?;
         let all_const = l.is_const() && r.is_const();
@@ -505,28 +456,16 @@ impl Lowerer<'_> {
             (operators::DIVIDE, Type::Int, Type::Int) => (Node::DivInt(l, r), Type::Int),
             (operators::MODULO, Type::Int, Type::Int) => (Node::ModInt(l, r), Type::Int),
             (operators::ADD, Type::Double, Type::Double) => (Node::AddDouble(l, r), Type::Double),
-            (operators::SUBSTRACT, Type::Double, Type::Double) => {
-                (Node::SubDouble(l, r), Type::Double)
-            }
-            (operators::MULTIPLY, Type::Double, Type::Double) => {
-                (Node::MulDouble(l, r), Type::Double)
-            }
-            (operators::DIVIDE, Type::Double, Type::Double) => {
-                (Node::DivDouble(l, r), Type::Double)
-            }
+            (operators::SUBSTRACT, Type::Double, Type::Double) => (Node::SubDouble(l, r), Type::Double),
+            (operators::MULTIPLY, Type::Double, Type::Double) => (Node::MulDouble(l, r), Type::Double),
+            (operators::DIVIDE, Type::Double, Type::Double) => (Node::DivDouble(l, r), Type::Double),
             (operators::ADD, Type::String, Type::String) => (Node::Concat(l, r), Type::String),
             (op, tl, tr) => return Err(arithmetic_error(op, tl, tr, e)),
         };
         Ok(fold_if(all_const, node, ty))
     }
 
-    fn comparison(
-        &mut self,
-        call: &CallExpr,
-        l: &IdedExpr,
-        r: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn comparison(&mut self, call: &CallExpr, l: &IdedExpr, r: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let l = self.lower(l)?;
         let r = self.lower(r)?;
         let op = match call.func_name.as_str() {
@@ -548,12 +487,7 @@ impl Lowerer<'_> {
         Ok(fold_if(all_const, node, Type::Bool))
     }
 
-    fn membership(
-        &mut self,
-        x: &IdedExpr,
-        list: &IdedExpr,
-        e: &IdedExpr,
-    ) -> Result<Typed, ExprError> {
+    fn membership(&mut self, x: &IdedExpr, list: &IdedExpr, e: &IdedExpr) -> Result<Typed, ExprError> {
         let needle = self.lower(x)?;
         let Expr::List(items) = &list.expr else {
             return Err(membership_error(list));
@@ -564,8 +498,7 @@ impl Lowerer<'_> {
         let mut elements = Vec::with_capacity(items.elements.len());
         for element in &items.elements {
             let lowered = self.lower(element)?;
-            let compatible =
-                lowered.ty == needle.ty || (lowered.ty.is_numeric() && needle.ty.is_numeric());
+            let compatible = lowered.ty == needle.ty || (lowered.ty.is_numeric() && needle.ty.is_numeric());
             if !compatible {
                 return Err(element_error(element, lowered.ty, x, needle.ty, e));
             }
@@ -600,13 +533,12 @@ fn compare_numbers(op: CmpOp, l: Typed, r: Typed) -> Node {
     let var_double = |t: &Typed| if t.ty == Type::Double { t.var() } else { None };
     match (var_double(&l), constant(&r), constant(&l), var_double(&r)) {
         (Some(var), Some(k), _, _) => Node::CmpDoubleConst { var, op, k },
-        (_, _, Some(k), Some(var)) => Node::CmpDoubleConst {
-            var,
-            op: op.flip(),
-            k,
+        (_, _, Some(k), Some(var)) => Node::CmpDoubleConst { var, op: op.flip(), k },
+        _ => match (l.ty, r.ty) {
+            (Type::Int, _) => Node::CmpIntDouble(op, l.boxed(), r.boxed()),
+            (_, Type::Int) => Node::CmpDoubleInt(op, l.boxed(), r.boxed()),
+            _ => Node::CmpDouble(op, l.boxed(), r.boxed()),
         },
-        _ if l.ty == r.ty => Node::CmpDouble(op, l.boxed(), r.boxed()),
-        _ => Node::CmpNum(op, l.boxed(), r.boxed()),
     }
 }
 
@@ -671,19 +603,17 @@ const MACRO_HINT: &str = "compute the aggregate as a feature, or use `x in [..]`
 fn unknown_identifier(path: &[&str], scope: &dyn Scope) -> ExprError {
     let name = path.join(".");
     let candidates = scope.candidates();
-    ExprError::new(format!("unknown identifier `{name}`"))
-        .with_hint(suggest(&name, &candidates, "identifiers"))
+    ExprError::new(format!("unknown identifier `{name}`")).with_hint(suggest(&name, &candidates, "identifiers"))
 }
 
 #[cold]
 #[inline(never)]
 fn select_error(e: &IdedExpr) -> ExprError {
     match &e.expr {
-        Expr::Select(select) if select.test => ExprError::new(format!(
-            "`{}`: has() takes a field of a variable",
-            render(e)
-        ))
-        .with_hint("test a field such as `has(event.amount)`"),
+        Expr::Select(select) if select.test => {
+            ExprError::new(format!("`{}`: has() takes a field of a variable", render(e)))
+                .with_hint("test a field such as `has(event.amount)`")
+        }
         _ => unsupported(
             format!("field selection on a computed value `{}` is", render(e)),
             "select fields of variables only, e.g. `event.amount`",
@@ -736,18 +666,18 @@ fn call_error(call: &CallExpr, e: &IdedExpr) -> ExprError {
             render(e)
         ))
         .with_hint(function_signature(name)),
-        name if MACROS.contains(&name) || name == operators::HAS => unsupported(
-            format!("macro `{name}` in `{}` is", render(e)),
-            MACRO_HINT,
-        ),
-        name if name.starts_with('@') || name.starts_with('_') || name.ends_with('_') => {
-            unsupported(
-                format!("operator `{}` in `{}` is", symbol(name), render(e)),
-                "see the supported operators in the expression documentation",
-            )
+        name if MACROS.contains(&name) || name == operators::HAS => {
+            unsupported(format!("macro `{name}` in `{}` is", render(e)), MACRO_HINT)
         }
-        name => ExprError::new(format!("unknown function `{name}` in `{}`", render(e)))
-            .with_hint(suggest(name, &FUNCTIONS, "functions")),
+        name if name.starts_with('@') || name.starts_with('_') || name.ends_with('_') => unsupported(
+            format!("operator `{}` in `{}` is", symbol(name), render(e)),
+            "see the supported operators in the expression documentation",
+        ),
+        name => ExprError::new(format!("unknown function `{name}` in `{}`", render(e))).with_hint(suggest(
+            name,
+            &FUNCTIONS,
+            "functions",
+        )),
     }
 }
 
@@ -771,14 +701,13 @@ fn method_error(call: &CallExpr, target: &IdedExpr, e: &IdedExpr, scope: &dyn Sc
     // `math.abs(x)` reads as a namespaced function, `s.foo()` as a method.
     if let Some(path) = name_path(target).filter(|p| scope.resolve(p).is_none()) {
         let qualified = format!("{}.{name}", path.join("."));
-        return ExprError::new(format!(
-            "unknown function `{qualified}` in `{}`",
-            render(e)
-        ))
-        .with_hint(suggest(name, &FUNCTIONS, "functions"));
+        return ExprError::new(format!("unknown function `{qualified}` in `{}`", render(e))).with_hint(suggest(
+            name,
+            &FUNCTIONS,
+            "functions",
+        ));
     }
-    ExprError::new(format!("unknown method `{name}` in `{}`", render(e)))
-        .with_hint(suggest(name, &METHODS, "methods"))
+    ExprError::new(format!("unknown method `{name}` in `{}`", render(e))).with_hint(suggest(name, &METHODS, "methods"))
 }
 
 #[cold]
@@ -806,18 +735,12 @@ fn unary_error(op: &str, ty: Type, e: &IdedExpr) -> ExprError {
 fn function_error(name: &str, types: &[Type], e: &IdedExpr) -> ExprError {
     let hint = match (name, types) {
         ("double", _) => "double() converts an int or a string".to_owned(),
-        ("int", [Type::Bool]) => {
-            "int() converts a double or a string; for a bool use `c ? 1 : 0`".to_owned()
-        }
+        ("int", [Type::Bool]) => "int() converts a double or a string; for a bool use `c ? 1 : 0`".to_owned(),
         ("int", _) => "int() converts a double or a string".to_owned(),
         ("size", _) => "size() takes a string; convert with string(x)".to_owned(),
         ("abs", _) => "abs() takes an int or a double".to_owned(),
-        ("round", [Type::Int, Type::Int]) => {
-            "round() takes a double: convert with double(x)".to_owned()
-        }
-        ("round", [Type::Double, Type::Double]) => {
-            "the number of digits is an int: convert with int(x)".to_owned()
-        }
+        ("round", [Type::Int, Type::Int]) => "round() takes a double: convert with double(x)".to_owned(),
+        ("round", [Type::Double, Type::Double]) => "the number of digits is an int: convert with int(x)".to_owned(),
         ("round", _) => "round(x, digits) takes a double and an int".to_owned(),
         (_, [a, b]) if a.is_numeric() && b.is_numeric() => MIX_HINT.to_owned(),
         (name, _) => format!("{name}() takes two ints or two doubles"),
@@ -838,11 +761,8 @@ fn logic_error(and: bool, l: Type, r: Type, e: &IdedExpr) -> ExprError {
 #[inline(never)]
 fn conditional_error(c: Type, a: Type, b: Type, e: &IdedExpr) -> ExprError {
     if c != Type::Bool {
-        return ExprError::new(format!(
-            "the condition of `{}` must be a bool, got {c}",
-            render(e)
-        ))
-        .with_hint("compare the value, e.g. `x > 0 ? a : b`");
+        return ExprError::new(format!("the condition of `{}` must be a bool, got {c}", render(e)))
+            .with_hint("compare the value, e.g. `x > 0 ? a : b`");
     }
     let error = ExprError::new(format!(
         "the branches of `{}` have different types: {a} and {b}",
@@ -860,18 +780,12 @@ fn conditional_error(c: Type, a: Type, b: Type, e: &IdedExpr) -> ExprError {
 fn arithmetic_error(op: &str, l: Type, r: Type, e: &IdedExpr) -> ExprError {
     let symbol = symbol(op);
     if op == operators::MODULO && l == Type::Double && r == Type::Double {
-        return ExprError::new(format!(
-            "operator `%` is not defined for double in `{}`",
-            render(e)
-        ))
-        .with_hint("CEL has no double modulus; use int operands, e.g. `int(x) % 2`");
+        return ExprError::new(format!("operator `%` is not defined for double in `{}`", render(e)))
+            .with_hint("CEL has no double modulus; use int operands, e.g. `int(x) % 2`");
     }
     if l.is_numeric() && r.is_numeric() {
-        return ExprError::new(format!(
-            "type mismatch in `{}`: `{symbol}` on {l} and {r}",
-            render(e)
-        ))
-        .with_hint(MIX_HINT);
+        return ExprError::new(format!("type mismatch in `{}`: `{symbol}` on {l} and {r}", render(e)))
+            .with_hint(MIX_HINT);
     }
     operand_error(symbol, &[l, r], e)
 }
@@ -898,17 +812,13 @@ fn membership_error(list: &IdedExpr) -> ExprError {
 
 #[cold]
 #[inline(never)]
-fn element_error(
-    element: &IdedExpr,
-    element_ty: Type,
-    x: &IdedExpr,
-    x_ty: Type,
-    e: &IdedExpr,
-) -> ExprError {
+fn element_error(element: &IdedExpr, element_ty: Type, x: &IdedExpr, x_ty: Type, e: &IdedExpr) -> ExprError {
     ExprError::new(format!(
-        "list element `{}` is a {element_ty} but `{}` is a {x_ty} in `{}`",
+        "list element `{}` is {} but `{}` is {} in `{}`",
         render(element),
+        with_article(element_ty),
         render(x),
+        with_article(x_ty),
         render(e)
     ))
     .with_hint("list elements must have the type of the value tested")
@@ -921,11 +831,10 @@ fn literal_value(literal: &LiteralValue, e: &IdedExpr) -> Result<Typed, ExprErro
         LiteralValue::UInt(u) => match i64::try_from(*u.inner()) {
             Ok(i) => Val::Int(i),
             Err(_) => {
-                return Err(ExprError::new(format!(
-                    "unsigned literal `{}` does not fit in an int",
-                    render(e)
-                ))
-                .with_hint(format!("ints range up to {}", i64::MAX)))
+                return Err(
+                    ExprError::new(format!("unsigned literal `{}` does not fit in an int", render(e)))
+                        .with_hint(format!("ints range up to {}", i64::MAX)),
+                )
             }
         },
         LiteralValue::Double(d) => Val::Double(*d.inner()),
@@ -945,6 +854,14 @@ fn literal_value(literal: &LiteralValue, e: &IdedExpr) -> Result<Typed, ExprErro
     };
     let ty = val.ty();
     Ok(Typed::new(Node::Const(val), ty))
+}
+
+/// "an int", "a double", ...
+fn with_article(ty: Type) -> String {
+    match ty {
+        Type::Int => format!("an {ty}"),
+        _ => format!("a {ty}"),
+    }
 }
 
 fn unsupported(what: impl AsRef<str>, hint: &str) -> ExprError {

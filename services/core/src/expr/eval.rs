@@ -1,8 +1,15 @@
 //! The lowered expression tree and its evaluator.
 //!
-//! Every node has a static type fixed by the compiler, so each variant knows
+//! Every node has a static type fixed by the compiler, and each variant knows
 //! the types of its operands: evaluation never looks at a name or picks an
 //! overload, and numeric and `bool` work allocates nothing.
+//!
+//! There is one evaluator per result type ([`eval_bool`], [`eval_int`],
+//! [`eval_double`], [`eval_str`]), each a single `match` over the variants of
+//! its type, returning a plain `bool`, `i64`, `f64` or `Cow<str>`; [`eval`]
+//! picks one by the node's type. Keeping the values unboxed keeps evaluation
+//! fast, and keeping each `match` to one type's variants keeps the stack
+//! frames small (evaluation recurses once per level of the tree).
 
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -84,7 +91,7 @@ pub(crate) enum Node {
     /// A constant, of any type.
     Const(Val<'static>),
     /// A variable, of the type its scope declared.
-    Var(VarRef),
+    Var(VarRef, Type),
     /// `has(path)`: bool.
     Has(VarRef),
 
@@ -118,14 +125,25 @@ pub(crate) enum Node {
     /// int, int → bool.
     CmpInt(CmpOp, B, B),
     /// `var op k` for an int variable.
-    CmpIntConst { var: VarRef, op: CmpOp, k: i64 },
+    CmpIntConst {
+        var: VarRef,
+        op: CmpOp,
+        k: i64,
+    },
     /// double, double → bool.
     CmpDouble(CmpOp, B, B),
     /// `var op k` for a double variable (an int constant is converted, which
     /// is how CEL compares a double with an int).
-    CmpDoubleConst { var: VarRef, op: CmpOp, k: f64 },
-    /// int or double, int or double → bool: a mixed comparison, numerically.
-    CmpNum(CmpOp, B, B),
+    CmpDoubleConst {
+        var: VarRef,
+        op: CmpOp,
+        k: f64,
+    },
+    /// int, double → bool: a mixed comparison, the int converted to double
+    /// as CEL does.
+    CmpIntDouble(CmpOp, B, B),
+    /// double, int → bool.
+    CmpDoubleInt(CmpOp, B, B),
     /// string, string → bool, by bytes.
     CmpStr(CmpOp, B, B),
     /// bool, bool → bool, `false < true`.
@@ -154,8 +172,12 @@ pub(crate) enum Node {
     StrToDouble(B),
     /// string → int.
     StrToInt(B),
-    /// bool, int or double → string.
-    ToStr(B),
+    /// int → string.
+    IntToStr(B),
+    /// double → string, as `f64`'s `Display` (as the `cel` interpreter).
+    DoubleToStr(B),
+    /// bool → string.
+    BoolToStr(B),
     /// string → int: the number of code points.
     Size(B),
     /// string, string → bool.
@@ -177,187 +199,282 @@ pub(crate) enum Node {
     AbsDouble(B),
 }
 
-/// Evaluates `node`.
-pub(crate) fn eval<'a, V: Vars + ?Sized>(
-    node: &'a Node,
-    vars: &'a V,
-) -> Result<Val<'a>, EvalError> {
-    Ok(match node {
-        Node::Const(val) => val.borrowed(),
-        Node::Var(var) => vars.get(*var),
-        Node::Has(var) => Val::Bool(vars.has(*var)),
+impl Node {
+    /// The static type of the node's value.
+    pub(crate) fn ty(&self) -> Type {
+        match self {
+            Node::Const(val) => val.ty(),
+            Node::Var(_, ty) => *ty,
+            Node::Cond(_, a, _) => a.ty(),
+            Node::Has(_)
+            | Node::Not(_)
+            | Node::And(..)
+            | Node::Or(..)
+            | Node::CmpInt(..)
+            | Node::CmpIntConst { .. }
+            | Node::CmpDouble(..)
+            | Node::CmpDoubleConst { .. }
+            | Node::CmpIntDouble(..)
+            | Node::CmpDoubleInt(..)
+            | Node::CmpStr(..)
+            | Node::CmpBool(..)
+            | Node::InInts(..)
+            | Node::InIntsDoubles(..)
+            | Node::InDoubles(..)
+            | Node::InStrs(..)
+            | Node::InBools(..)
+            | Node::InList(..)
+            | Node::StartsWith(..)
+            | Node::EndsWith(..)
+            | Node::Contains(..) => Type::Bool,
+            Node::NegInt(_)
+            | Node::AddInt(..)
+            | Node::SubInt(..)
+            | Node::MulInt(..)
+            | Node::DivInt(..)
+            | Node::ModInt(..)
+            | Node::DoubleToInt(_)
+            | Node::StrToInt(_)
+            | Node::Size(_)
+            | Node::MinInt(..)
+            | Node::MaxInt(..)
+            | Node::AbsInt(_) => Type::Int,
+            Node::NegDouble(_)
+            | Node::AddDouble(..)
+            | Node::SubDouble(..)
+            | Node::MulDouble(..)
+            | Node::DivDouble(..)
+            | Node::IntToDouble(_)
+            | Node::StrToDouble(_)
+            | Node::Round(..)
+            | Node::MinDouble(..)
+            | Node::MaxDouble(..)
+            | Node::AbsDouble(_) => Type::Double,
+            Node::Concat(..) | Node::IntToStr(_) | Node::DoubleToStr(_) | Node::BoolToStr(_) => Type::String,
+        }
+    }
+}
 
-        Node::Not(x) => Val::Bool(!eval_bool(x, vars)?),
-        Node::And(l, r) => Val::Bool(match eval_bool(l, vars) {
+/// Evaluates `node`, whatever its type.
+pub(crate) fn eval<'a, V: Vars + ?Sized>(node: &'a Node, vars: &'a V) -> Result<Val<'a>, EvalError> {
+    Ok(match node.ty() {
+        Type::Bool => Val::Bool(eval_bool(node, vars)?),
+        Type::Int => Val::Int(eval_int(node, vars)?),
+        Type::Double => Val::Double(eval_double(node, vars)?),
+        Type::String => Val::Str(eval_str(node, vars)?),
+    })
+}
+
+/// Evaluates a `bool` node.
+pub(crate) fn eval_bool<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<bool, EvalError> {
+    Ok(match node {
+        Node::Const(Val::Bool(b)) => *b,
+        Node::Var(var, _) => match vars.get(*var) {
+            Val::Bool(b) => b,
+            other => return Err(mismatch(Type::Bool, &other)),
+        },
+        Node::Has(var) => vars.has(*var),
+        Node::Cond(c, a, b) => {
+            if eval_bool(c, vars)? {
+                eval_bool(a, vars)?
+            } else {
+                eval_bool(b, vars)?
+            }
+        }
+
+        Node::Not(x) => !eval_bool(x, vars)?,
+        // CEL's commutative error semantics: an error on one side is hidden
+        // by a value that decides the result on the other.
+        Node::And(l, r) => match eval_bool(l, vars) {
             Ok(false) => false,
             Ok(true) => eval_bool(r, vars)?,
             Err(error) => match eval_bool(r, vars) {
                 Ok(false) => false,
                 _ => return Err(error),
             },
-        }),
-        Node::Or(l, r) => Val::Bool(match eval_bool(l, vars) {
+        },
+        Node::Or(l, r) => match eval_bool(l, vars) {
             Ok(true) => true,
             Ok(false) => eval_bool(r, vars)?,
             Err(error) => match eval_bool(r, vars) {
                 Ok(true) => true,
                 _ => return Err(error),
             },
-        }),
-        Node::Cond(c, a, b) => {
-            if eval_bool(c, vars)? {
-                eval(a, vars)?
-            } else {
-                eval(b, vars)?
-            }
-        }
+        },
 
-        Node::NegInt(x) => Val::Int(
-            int(x, vars)?
-                .checked_neg()
-                .ok_or(EvalError::Overflow("negation"))?,
-        ),
-        Node::AddInt(l, r) => Val::Int(
-            int(l, vars)?
-                .checked_add(int(r, vars)?)
-                .ok_or(EvalError::Overflow("addition"))?,
-        ),
-        Node::SubInt(l, r) => Val::Int(
-            int(l, vars)?
-                .checked_sub(int(r, vars)?)
-                .ok_or(EvalError::Overflow("subtraction"))?,
-        ),
-        Node::MulInt(l, r) => Val::Int(
-            int(l, vars)?
-                .checked_mul(int(r, vars)?)
-                .ok_or(EvalError::Overflow("multiplication"))?,
-        ),
-        Node::DivInt(l, r) => {
-            let (a, b) = (int(l, vars)?, int(r, vars)?);
-            if b == 0 {
-                return Err(EvalError::DivisionByZero);
-            }
-            Val::Int(a.checked_div(b).ok_or(EvalError::Overflow("division"))?)
-        }
-        Node::ModInt(l, r) => {
-            let (a, b) = (int(l, vars)?, int(r, vars)?);
-            if b == 0 {
-                return Err(EvalError::ModulusByZero);
-            }
-            Val::Int(a.checked_rem(b).ok_or(EvalError::Overflow("modulus"))?)
-        }
-        Node::NegDouble(x) => Val::Double(-double(x, vars)?),
-        Node::AddDouble(l, r) => Val::Double(double(l, vars)? + double(r, vars)?),
-        Node::SubDouble(l, r) => Val::Double(double(l, vars)? - double(r, vars)?),
-        Node::MulDouble(l, r) => Val::Double(double(l, vars)? * double(r, vars)?),
-        Node::DivDouble(l, r) => Val::Double(double(l, vars)? / double(r, vars)?),
-        Node::Concat(l, r) => Val::Str(concat(string(l, vars)?, string(r, vars)?)),
-
-        Node::CmpInt(op, l, r) => Val::Bool(op.int(int(l, vars)?, int(r, vars)?)),
+        Node::CmpInt(op, l, r) => op.int(eval_int(l, vars)?, eval_int(r, vars)?),
         Node::CmpIntConst { var, op, k } => match vars.get(*var) {
-            Val::Int(i) => Val::Bool(op.int(i, *k)),
+            Val::Int(i) => op.int(i, *k),
             other => return Err(mismatch(Type::Int, &other)),
         },
-        Node::CmpDouble(op, l, r) => Val::Bool(op.double(double(l, vars)?, double(r, vars)?)?),
+        Node::CmpDouble(op, l, r) => op.double(eval_double(l, vars)?, eval_double(r, vars)?)?,
         Node::CmpDoubleConst { var, op, k } => match vars.get(*var) {
-            Val::Double(d) => Val::Bool(op.double(d, *k)?),
+            Val::Double(d) => op.double(d, *k)?,
             other => return Err(mismatch(Type::Double, &other)),
         },
-        Node::CmpNum(op, l, r) => Val::Bool(op.double(number(l, vars)?, number(r, vars)?)?),
-        Node::CmpStr(op, l, r) => Val::Bool(op.ord(string(l, vars)?.cmp(&string(r, vars)?))),
-        Node::CmpBool(op, l, r) => Val::Bool(op.ord(eval_bool(l, vars)?.cmp(&eval_bool(r, vars)?))),
+        Node::CmpIntDouble(op, l, r) => op.double(eval_int(l, vars)? as f64, eval_double(r, vars)?)?,
+        Node::CmpDoubleInt(op, l, r) => op.double(eval_double(l, vars)?, eval_int(r, vars)? as f64)?,
+        Node::CmpStr(op, l, r) => op.ord(eval_str(l, vars)?.cmp(&eval_str(r, vars)?)),
+        Node::CmpBool(op, l, r) => op.ord(eval_bool(l, vars)?.cmp(&eval_bool(r, vars)?)),
 
-        Node::InInts(x, ks) => Val::Bool(ks.contains(&int(x, vars)?)),
+        Node::InInts(x, ks) => ks.contains(&eval_int(x, vars)?),
         Node::InIntsDoubles(x, ints, doubles) => {
-            let i = int(x, vars)?;
-            Val::Bool(ints.contains(&i) || doubles.iter().any(|d| *d == i as f64))
+            let i = eval_int(x, vars)?;
+            ints.contains(&i) || doubles.contains(&(i as f64))
         }
-        Node::InDoubles(x, ks) => {
-            let d = double(x, vars)?;
-            Val::Bool(ks.iter().any(|k| *k == d))
-        }
+        // `f64`'s `==`: IEEE equality, so NaN is in no list.
+        Node::InDoubles(x, ks) => ks.contains(&eval_double(x, vars)?),
         Node::InStrs(x, ks) => {
-            let s = string(x, vars)?;
-            Val::Bool(ks.iter().any(|k| **k == *s))
+            let s = eval_str(x, vars)?;
+            ks.iter().any(|k| **k == *s)
         }
-        Node::InBools(x, ks) => Val::Bool(ks.contains(&eval_bool(x, vars)?)),
-        Node::InList(x, elements) => Val::Bool(in_list(x, elements, vars)?),
+        Node::InBools(x, ks) => ks.contains(&eval_bool(x, vars)?),
+        Node::InList(x, elements) => in_list(x, elements, vars)?,
 
-        Node::IntToDouble(x) => Val::Double(int(x, vars)? as f64),
-        Node::DoubleToInt(x) => Val::Int(double_to_int(double(x, vars)?)?),
-        Node::StrToDouble(x) => Val::Double(parse_double(&string(x, vars)?)?),
-        Node::StrToInt(x) => Val::Int(parse_int(&string(x, vars)?)?),
-        Node::ToStr(x) => to_string(eval(x, vars)?),
-        Node::Size(x) => Val::Int(string(x, vars)?.chars().count() as i64),
-        Node::StartsWith(l, r) => {
-            Val::Bool(string(l, vars)?.starts_with(string(r, vars)?.as_ref()))
-        }
-        Node::EndsWith(l, r) => Val::Bool(string(l, vars)?.ends_with(string(r, vars)?.as_ref())),
-        Node::Contains(l, r) => Val::Bool(string(l, vars)?.contains(string(r, vars)?.as_ref())),
+        Node::StartsWith(l, r) => eval_str(l, vars)?.starts_with(eval_str(r, vars)?.as_ref()),
+        Node::EndsWith(l, r) => eval_str(l, vars)?.ends_with(eval_str(r, vars)?.as_ref()),
+        Node::Contains(l, r) => eval_str(l, vars)?.contains(eval_str(r, vars)?.as_ref()),
 
-        Node::Round(x, digits) => Val::Double(round(double(x, vars)?, int(digits, vars)?)),
-        Node::MinInt(l, r) => Val::Int(int(l, vars)?.min(int(r, vars)?)),
-        Node::MaxInt(l, r) => Val::Int(int(l, vars)?.max(int(r, vars)?)),
-        Node::MinDouble(l, r) => Val::Double(min_double(double(l, vars)?, double(r, vars)?)?),
-        Node::MaxDouble(l, r) => Val::Double(max_double(double(l, vars)?, double(r, vars)?)?),
-        Node::AbsInt(x) => Val::Int(
-            int(x, vars)?
-                .checked_abs()
-                .ok_or(EvalError::Overflow("abs"))?,
-        ),
-        Node::AbsDouble(x) => Val::Double(double(x, vars)?.abs()),
+        other => return Err(wrong_node(Type::Bool, other)),
     })
 }
 
-/// Evaluates a `bool` node.
-#[inline]
-pub(crate) fn eval_bool<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<bool, EvalError> {
-    match eval(node, vars)? {
-        Val::Bool(b) => Ok(b),
-        other => Err(mismatch(Type::Bool, &other)),
-    }
+/// Evaluates an `int` node.
+pub(crate) fn eval_int<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<i64, EvalError> {
+    Ok(match node {
+        Node::Const(Val::Int(i)) => *i,
+        Node::Var(var, _) => match vars.get(*var) {
+            Val::Int(i) => i,
+            other => return Err(mismatch(Type::Int, &other)),
+        },
+        Node::Cond(c, a, b) => {
+            if eval_bool(c, vars)? {
+                eval_int(a, vars)?
+            } else {
+                eval_int(b, vars)?
+            }
+        }
+
+        Node::NegInt(x) => eval_int(x, vars)?
+            .checked_neg()
+            .ok_or(EvalError::Overflow("negation"))?,
+        Node::AddInt(l, r) => eval_int(l, vars)?
+            .checked_add(eval_int(r, vars)?)
+            .ok_or(EvalError::Overflow("addition"))?,
+        Node::SubInt(l, r) => eval_int(l, vars)?
+            .checked_sub(eval_int(r, vars)?)
+            .ok_or(EvalError::Overflow("subtraction"))?,
+        Node::MulInt(l, r) => eval_int(l, vars)?
+            .checked_mul(eval_int(r, vars)?)
+            .ok_or(EvalError::Overflow("multiplication"))?,
+        Node::DivInt(l, r) => div_int(eval_int(l, vars)?, eval_int(r, vars)?)?,
+        Node::ModInt(l, r) => mod_int(eval_int(l, vars)?, eval_int(r, vars)?)?,
+
+        Node::DoubleToInt(x) => double_to_int(eval_double(x, vars)?)?,
+        Node::StrToInt(x) => parse_int(&eval_str(x, vars)?)?,
+        Node::Size(x) => eval_str(x, vars)?.chars().count() as i64,
+        Node::MinInt(l, r) => eval_int(l, vars)?.min(eval_int(r, vars)?),
+        Node::MaxInt(l, r) => eval_int(l, vars)?.max(eval_int(r, vars)?),
+        Node::AbsInt(x) => eval_int(x, vars)?.checked_abs().ok_or(EvalError::Overflow("abs"))?,
+
+        other => return Err(wrong_node(Type::Int, other)),
+    })
 }
 
-#[inline]
-fn int<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<i64, EvalError> {
-    match eval(node, vars)? {
-        Val::Int(i) => Ok(i),
-        other => Err(mismatch(Type::Int, &other)),
-    }
+/// Evaluates a `double` node.
+pub(crate) fn eval_double<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<f64, EvalError> {
+    Ok(match node {
+        Node::Const(Val::Double(d)) => *d,
+        Node::Var(var, _) => match vars.get(*var) {
+            Val::Double(d) => d,
+            other => return Err(mismatch(Type::Double, &other)),
+        },
+        Node::Cond(c, a, b) => {
+            if eval_bool(c, vars)? {
+                eval_double(a, vars)?
+            } else {
+                eval_double(b, vars)?
+            }
+        }
+
+        Node::NegDouble(x) => -eval_double(x, vars)?,
+        Node::AddDouble(l, r) => eval_double(l, vars)? + eval_double(r, vars)?,
+        Node::SubDouble(l, r) => eval_double(l, vars)? - eval_double(r, vars)?,
+        Node::MulDouble(l, r) => eval_double(l, vars)? * eval_double(r, vars)?,
+        Node::DivDouble(l, r) => eval_double(l, vars)? / eval_double(r, vars)?,
+
+        Node::IntToDouble(x) => eval_int(x, vars)? as f64,
+        Node::StrToDouble(x) => parse_double(&eval_str(x, vars)?)?,
+        Node::Round(x, digits) => round(eval_double(x, vars)?, eval_int(digits, vars)?),
+        Node::MinDouble(l, r) => min_double(eval_double(l, vars)?, eval_double(r, vars)?)?,
+        Node::MaxDouble(l, r) => max_double(eval_double(l, vars)?, eval_double(r, vars)?)?,
+        Node::AbsDouble(x) => eval_double(x, vars)?.abs(),
+
+        other => return Err(wrong_node(Type::Double, other)),
+    })
 }
 
-#[inline]
-fn double<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<f64, EvalError> {
-    match eval(node, vars)? {
-        Val::Double(d) => Ok(d),
-        other => Err(mismatch(Type::Double, &other)),
-    }
+/// Evaluates a `string` node. The result borrows the node's constants or the
+/// variables unless a new string is built.
+pub(crate) fn eval_str<'a, V: Vars + ?Sized>(node: &'a Node, vars: &'a V) -> Result<Cow<'a, str>, EvalError> {
+    Ok(match node {
+        Node::Const(Val::Str(s)) => Cow::Borrowed(s),
+        Node::Var(var, _) => match vars.get(*var) {
+            Val::Str(s) => s,
+            other => return Err(mismatch(Type::String, &other)),
+        },
+        Node::Cond(c, a, b) => {
+            if eval_bool(c, vars)? {
+                eval_str(a, vars)?
+            } else {
+                eval_str(b, vars)?
+            }
+        }
+
+        Node::Concat(l, r) => concat(eval_str(l, vars)?, eval_str(r, vars)?),
+        Node::IntToStr(x) => Cow::Owned(eval_int(x, vars)?.to_string()),
+        Node::DoubleToStr(x) => Cow::Owned(eval_double(x, vars)?.to_string()),
+        Node::BoolToStr(x) => Cow::Borrowed(if eval_bool(x, vars)? { "true" } else { "false" }),
+
+        other => return Err(wrong_node(Type::String, other)),
+    })
 }
 
-/// An int or double node, as an `f64`: how CEL compares the two.
-#[inline]
-fn number<V: Vars + ?Sized>(node: &Node, vars: &V) -> Result<f64, EvalError> {
-    match eval(node, vars)? {
-        Val::Int(i) => Ok(i as f64),
-        Val::Double(d) => Ok(d),
-        other => Err(mismatch(Type::Double, &other)),
-    }
-}
-
-#[inline]
-fn string<'a, V: Vars + ?Sized>(node: &'a Node, vars: &'a V) -> Result<Cow<'a, str>, EvalError> {
-    match eval(node, vars)? {
-        Val::Str(s) => Ok(s),
-        other => Err(mismatch(Type::String, &other)),
-    }
-}
-
+/// A variable whose value is not of the type its scope declared.
 #[cold]
+#[inline(never)]
 fn mismatch(expected: Type, got: &Val<'_>) -> EvalError {
     EvalError::TypeMismatch {
         expected,
         got: got.ty(),
     }
+}
+
+/// A node of another type than the evaluator's: the compiler never builds
+/// such a tree, but an error is better than a panic.
+#[cold]
+#[inline(never)]
+fn wrong_node(expected: Type, node: &Node) -> EvalError {
+    EvalError::TypeMismatch {
+        expected,
+        got: node.ty(),
+    }
+}
+
+#[inline]
+fn div_int(a: i64, b: i64) -> Result<i64, EvalError> {
+    if b == 0 {
+        return Err(EvalError::DivisionByZero);
+    }
+    a.checked_div(b).ok_or(EvalError::Overflow("division"))
+}
+
+#[inline]
+fn mod_int(a: i64, b: i64) -> Result<i64, EvalError> {
+    if b == 0 {
+        return Err(EvalError::ModulusByZero);
+    }
+    a.checked_rem(b).ok_or(EvalError::Overflow("modulus"))
 }
 
 // The helpers below keep the arms of `eval` short: in a debug build every
@@ -419,17 +536,6 @@ fn conversion_error(function: &str, arg: &dyn std::fmt::Debug, why: &str) -> Eva
     EvalError::Conversion(format!("{function}({arg:?}): {why}"))
 }
 
-#[inline(never)]
-fn to_string(val: Val<'_>) -> Val<'_> {
-    match val {
-        Val::Bool(b) => Val::Str(Cow::Borrowed(if b { "true" } else { "false" })),
-        Val::Int(i) => Val::Str(Cow::Owned(i.to_string())),
-        // `f64`'s `Display`, as the `cel` interpreter's `string(double)`.
-        Val::Double(d) => Val::Str(Cow::Owned(d.to_string())),
-        s @ Val::Str(_) => s,
-    }
-}
-
 /// `min` of two doubles: the first if it is smaller, else the second (as the
 /// `cel` crate's optional `min`); NaN is an error.
 #[inline]
@@ -466,7 +572,9 @@ fn equal(a: &Val<'_>, b: &Val<'_>) -> bool {
     }
 }
 
-/// `round(x, digits)`: half away from zero at `digits` decimal places.
+/// `round(x, digits)`: the decimal at `digits` places nearest to the exact value of `x`, ties
+/// to even — as Python's `round` and Rust's `{:.N}` formatting, so back-tests written in either
+/// agree with the engine to the last digit.
 fn round(x: f64, digits: i64) -> f64 {
     // Beyond ±400 the scale is 0 or infinite for every finite `x` anyway.
     let digits = digits.clamp(-400, 400) as i32;
@@ -481,5 +589,12 @@ fn round(x: f64, digits: i64) -> f64 {
         // `x` has no digits left to round at this precision.
         return x;
     }
-    scaled.round() / scale
+    let distance_to_tie = (scaled - scaled.floor() - 0.5).abs();
+    if !(0..=22).contains(&digits) || distance_to_tie > 1e-6 {
+        // far from a tie the product's rounding error cannot change the direction, and
+        // dividing by an exact power of ten gives the nearest double
+        return scaled.round() / scale;
+    }
+    // near a tie the product may have rounded across it: decide on the exact decimal value
+    format!("{x:.*}", digits as usize).parse().unwrap_or(x)
 }

@@ -45,12 +45,20 @@
 //!
 //! These functions are not part of standard CEL:
 //!
-//! * `round(x, digits)`: `double`, `int` → `double`; rounds half away from
-//!   zero at `digits` decimal places, `(x * 10^digits).round() / 10^digits`
-//!   (negative `digits` round to tens, hundreds, ...).
+//! * `round(x, digits)`: `double`, `int` → `double`; the decimal at `digits`
+//!   places nearest to the exact value of `x`, ties to even, as Python's
+//!   `round` (negative `digits` round to tens, hundreds, ...).
 //! * `min(a, b)`, `max(a, b)`: two `int`s or two `double`s; ordering a `NaN`
 //!   is an evaluation error, as for `<`.
 //! * `abs(x)`: `int` or `double`; `abs` of the smallest `int` overflows.
+//!
+//! # Limits
+//!
+//! Sources are at most 8 KiB and trees at most 100 levels deep, so that no
+//! expression text can overflow a stack: [`compile`] parses on a short-lived
+//! helper thread with a large stack (the ANTLR-generated CEL parser needs
+//! about 100 KiB of stack per nesting level in debug builds), and lowering and
+//! evaluation recurse on the caller's stack within that depth.
 
 mod compile;
 mod eval;
@@ -141,32 +149,26 @@ impl CompiledExpr {
     /// Evaluates the expression.
     #[inline]
     pub fn eval<'a>(&'a self, vars: &'a impl Vars) -> Result<Val<'a>, EvalError> {
-        let val = eval::eval(&self.root, vars)?;
-        if val.ty() == self.result_type {
-            Ok(val)
-        } else {
-            Err(EvalError::TypeMismatch {
-                expected: self.result_type,
-                got: val.ty(),
-            })
-        }
+        eval::eval(&self.root, vars)
     }
 
-    /// Evaluates a `bool` expression.
+    /// Evaluates a `bool` expression; any other is a
+    /// [`EvalError::TypeMismatch`].
     #[inline]
     pub fn eval_bool(&self, vars: &impl Vars) -> Result<bool, EvalError> {
         eval::eval_bool(&self.root, vars)
     }
 
-    /// Evaluates an `int` or `double` expression as an `f64`.
+    /// Evaluates an `int` or `double` expression as an `f64`; any other is a
+    /// [`EvalError::TypeMismatch`].
     #[inline]
     pub fn eval_f64(&self, vars: &impl Vars) -> Result<f64, EvalError> {
-        match eval::eval(&self.root, vars)? {
-            Val::Int(i) => Ok(i as f64),
-            Val::Double(d) => Ok(d),
+        match self.result_type {
+            Type::Int => Ok(eval::eval_int(&self.root, vars)? as f64),
+            Type::Double => eval::eval_double(&self.root, vars),
             other => Err(EvalError::TypeMismatch {
                 expected: Type::Double,
-                got: other.ty(),
+                got: other,
             }),
         }
     }
@@ -208,8 +210,10 @@ pub enum EvalError {
     /// `int` arithmetic overflowed; names the operation.
     #[error("integer overflow in {0}")]
     Overflow(&'static str),
+    /// `int` division by zero.
     #[error("division by zero")]
     DivisionByZero,
+    /// `int` modulus by zero.
     #[error("modulus by zero")]
     ModulusByZero,
     /// A conversion function (`int`, `double`) could not convert its argument.
@@ -222,5 +226,10 @@ pub enum EvalError {
     /// [`Vars::get`] returned a value of another type than the [`Scope`]
     /// declared.
     #[error("expected a value of type {expected}, got {got}")]
-    TypeMismatch { expected: Type, got: Type },
+    TypeMismatch {
+        /// The type the expression needed.
+        expected: Type,
+        /// The type of the value found.
+        got: Type,
+    },
 }

@@ -216,10 +216,7 @@ fn unknown_identifier_far_from_any_name_lists_candidates() {
 fn references_are_distinct_in_first_use_order() {
     let expr = compile_any("i2 > 0 && i1 > i2 || has(event.coupon) && i1 in [1, i2]");
     let index = |name: &str| VarRef(NAMES.iter().position(|(n, _)| *n == name).unwrap() as u32);
-    assert_eq!(
-        expr.references(),
-        &[index("i2"), index("i1"), index("event.coupon")]
-    );
+    assert_eq!(expr.references(), &[index("i2"), index("i1"), index("event.coupon")]);
     assert!(compile_any("1 + 2").references().is_empty());
 }
 
@@ -308,11 +305,17 @@ fn string_concatenation() {
 fn mixing_int_and_double_is_a_type_error() {
     for src in ["i1 + d1", "d1 * 2", "1 + 1.0", "i1 - 0.5", "d1 / i2"] {
         let e = err(src);
-        assert!(e.message.contains("int and double") || e.message.contains("double and int"), "{src}: {e}");
+        assert!(
+            e.message.contains("int and double") || e.message.contains("double and int"),
+            "{src}: {e}"
+        );
         assert!(hint(&e).contains("convert with double(x) or int(x)"), "{src}: {e:?}");
     }
     let e = err("page_views + 1.5");
-    assert!(e.message.contains("`page_views + 1.5`"), "names the sub-expression: {e}");
+    assert!(
+        e.message.contains("`page_views + 1.5`"),
+        "names the sub-expression: {e}"
+    );
 }
 
 #[test]
@@ -404,7 +407,10 @@ fn comparing_incompatible_types_is_a_compile_error() {
     for src in ["s1 < i1", "s1 == 1", "b1 == 1", "d1 > b1", "'1' == 1"] {
         let e = err(src);
         assert!(e.message.starts_with("cannot compare"), "{src}: {e}");
-        assert!(e.message.contains(&format!("`{}`", src.replace('\'', "\""))), "{src}: {e}");
+        assert!(
+            e.message.contains(&format!("`{}`", src.replace('\'', "\""))),
+            "{src}: {e}"
+        );
     }
 }
 
@@ -589,14 +595,21 @@ fn int_conversion() {
     assert_eq!(run_with("int(7)", &v), int(7));
     assert!(matches!(run_with("int(d2)", &v), Err(EvalError::Conversion(_))));
     assert!(matches!(run_with("int(s2)", &v), Err(EvalError::Conversion(_))));
-    assert!(matches!(run("int(-9223372036854775808.0)"), Err(EvalError::Conversion(_))));
+    assert!(matches!(
+        run("int(-9223372036854775808.0)"),
+        Err(EvalError::Conversion(_))
+    ));
     assert_eq!(run("int(9223372036854774784.0)"), int(9223372036854774784));
     assert!(err("int(true)").message.contains("no overload"));
 }
 
 #[test]
 fn string_conversion_and_string_functions() {
-    let v = [("s1", Val::from("héllo")), ("i1", Val::Int(-5)), ("d1", Val::Double(2.5))];
+    let v = [
+        ("s1", Val::from("héllo")),
+        ("i1", Val::Int(-5)),
+        ("d1", Val::Double(2.5)),
+    ];
     assert_eq!(run_with("string(i1)", &v), string("-5"));
     assert_eq!(run_with("string(d1)", &v), string("2.5"));
     assert_eq!(run_with("string(1.0)", &v), string("1"));
@@ -616,10 +629,14 @@ fn string_conversion_and_string_functions() {
 #[test]
 fn round_extension() {
     let cases = [
-        ("round(3.14159, 2)", 3.14),
-        ("round(2.5, 0)", 3.0),
-        ("round(-2.5, 0)", -3.0),
-        ("round(0.125, 2)", 0.13),
+        ("round(2.71828, 2)", 2.72),
+        ("round(2.5, 0)", 2.0),
+        ("round(3.5, 0)", 4.0),
+        ("round(-2.5, 0)", -2.0),
+        ("round(0.125, 2)", 0.12),
+        // 1.005 is stored as 1.00499999999999989…: it rounds down, although 1.005 * 100 = 100.5
+        ("round(1.005, 2)", 1.0),
+        ("round(2.675, 2)", 2.67),
         ("round(1234.5, -2)", 1200.0),
         ("round(1.5, 400)", 1.5),
         ("round(1.5, -400)", 0.0),
@@ -722,7 +739,10 @@ fn eval_helpers() {
     assert_eq!(compile_any("d1 + 1.0").eval_f64(&v), Ok(1.5));
     assert_eq!(compile_any("i1 > 3").eval_bool(&v), Ok(true));
     assert!(matches!(expr.eval_bool(&v), Err(EvalError::TypeMismatch { .. })));
-    assert!(matches!(compile_any("b1").eval_f64(&v), Err(EvalError::TypeMismatch { .. })));
+    assert!(matches!(
+        compile_any("b1").eval_f64(&v),
+        Err(EvalError::TypeMismatch { .. })
+    ));
     // Through a trait object.
     let dynamic: &dyn Vars = &v;
     assert_eq!(compile_any("i1 > 3").eval_bool(&dynamic), Ok(true));
@@ -752,16 +772,22 @@ fn vars_of_the_wrong_type_are_an_evaluation_error() {
             got: Type::String
         })
     );
-    assert!(matches!(compile_any("i1").eval(&Wrong), Err(EvalError::TypeMismatch { .. })));
+    assert!(matches!(
+        compile_any("i1").eval(&Wrong),
+        Err(EvalError::TypeMismatch { .. })
+    ));
 }
 
 #[test]
 fn constants_are_folded() {
     assert!(matches!(compile_any("1 + 2 * 3").root, Node::Const(Val::Int(7))));
     assert!(matches!(compile_any("double(2) / 4.0").root, Node::Const(Val::Double(d)) if d == 0.5));
-    assert!(matches!(compile_any("'a' + 'b' == 'ab'").root, Node::Const(Val::Bool(true))));
+    assert!(matches!(
+        compile_any("'a' + 'b' == 'ab'").root,
+        Node::Const(Val::Bool(true))
+    ));
     assert!(matches!(compile_any("1 / 0").root, Node::DivInt(..)));
-    assert!(matches!(compile_any("true ? i1 : 2").root, Node::Var(_)));
+    assert!(matches!(compile_any("true ? i1 : 2").root, Node::Var(..)));
 }
 
 #[test]
@@ -773,14 +799,16 @@ fn deep_nesting_is_an_error_not_a_crash() {
     assert!(compile(&src, &TestScope, Expect::Any).is_err());
     // The deepest accepted expressions compile and evaluate on a test
     // thread's 2 MiB stack, even in a debug build.
-    let src = vec!["i1"; 200].join(" + ");
+    let src = vec!["i1"; 100].join(" + ");
     let v = TestVars::new(&[("i1", Val::Int(1))]);
-    assert_eq!(compile_any(&src).eval(&v), Ok(Val::Int(200)));
+    assert_eq!(compile_any(&src).eval(&v), Ok(Val::Int(100)));
+    let src = vec!["i1"; 101].join(" + ");
+    assert!(err(&src).message.contains("nested too deeply"));
     let src = format!("{}i1{}", "-(".repeat(90), ")".repeat(90));
     assert_eq!(compile_any(&src).eval(&v), Ok(Val::Int(1)));
     let src = format!("{}b1{}", "!(".repeat(91), ")".repeat(91));
     assert_eq!(compile_any(&src).eval(&v), Ok(Val::Bool(true)));
-    let src = format!("{}i1{}", "(b1 ? 1 : ".repeat(90), ")".repeat(90));
+    let src = format!("{}i1{}", "(b1 ? 1 : ".repeat(45), ")".repeat(45));
     assert_eq!(compile_any(&src).eval(&v), Ok(Val::Int(1)));
 }
 
@@ -789,6 +817,14 @@ fn overlong_source_is_an_error() {
     let src = format!("i1 > 0{}", " ".repeat(9000));
     let e = err(&src);
     assert!(e.message.contains("too long"), "{e}");
+}
+
+#[test]
+fn compiled_expressions_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<CompiledExpr>();
+    assert_send_sync::<ExprError>();
+    assert_send_sync::<EvalError>();
 }
 
 #[test]
@@ -806,8 +842,19 @@ fn val_helpers() {
     assert_eq!(owned, Val::from("tmp"));
 }
 
+/// Proptest configuration: `cases`, and no failure files written into the
+/// source tree (`agrees_with_the_cel_interpreter_on_edge_cases` keeps the
+/// interesting cases instead).
+fn config(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     /// No expression text makes `compile` (or evaluating what compiles) panic.
     #[test]
@@ -850,11 +897,7 @@ fn double_literal() -> impl Strategy<Value = String> {
 }
 
 fn int_expr(depth: u32) -> BoxedStrategy<String> {
-    let leaf = prop_oneof![
-        Just("i1".to_owned()),
-        Just("i2".to_owned()),
-        int_literal(),
-    ];
+    let leaf = prop_oneof![Just("i1".to_owned()), Just("i2".to_owned()), int_literal(),];
     if depth == 0 {
         return leaf.boxed();
     }
@@ -872,11 +915,7 @@ fn int_expr(depth: u32) -> BoxedStrategy<String> {
 }
 
 fn double_expr(depth: u32) -> BoxedStrategy<String> {
-    let leaf = prop_oneof![
-        Just("d1".to_owned()),
-        Just("d2".to_owned()),
-        double_literal(),
-    ];
+    let leaf = prop_oneof![Just("d1".to_owned()), Just("d2".to_owned()), double_literal(),];
     if depth == 0 {
         return leaf.boxed();
     }
@@ -992,7 +1031,12 @@ fn inputs() -> impl Strategy<Value = Inputs> {
         [int_value(), int_value()],
         [double_value(), double_value()],
         any::<[bool; 2]>(),
-        prop_oneof![Just(String::new()), Just("ab".to_owned()), Just("é1-x".to_owned()), "[a-c1é]{0,4}"],
+        prop_oneof![
+            Just(String::new()),
+            Just("ab".to_owned()),
+            Just("é1-x".to_owned()),
+            "[a-c1é]{0,4}"
+        ],
     )
         .prop_map(|(i, d, b, s)| Inputs { i, d, b, s })
 }
@@ -1001,7 +1045,9 @@ fn same_double(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
-fn check_against_cel(src: &str, inputs: &Inputs) -> Result<(), TestCaseError> {
+/// Evaluates `src` with both evaluators and fails unless they agree; returns
+/// whether both produced a value.
+fn check_against_cel(src: &str, inputs: &Inputs) -> Result<bool, TestCaseError> {
     let ours = compile(src, &TestScope, Expect::Any)
         .map_err(|e| TestCaseError::fail(format!("{src} does not compile: {e} ({:?})", e.hint)))?;
     let vars = TestVars::new(&[
@@ -1015,8 +1061,8 @@ fn check_against_cel(src: &str, inputs: &Inputs) -> Result<(), TestCaseError> {
     ]);
     let ours = ours.eval(&vars);
 
-    let program = cel::Program::compile(src)
-        .map_err(|e| TestCaseError::fail(format!("cel does not parse {src}: {e}")))?;
+    let program =
+        cel::Program::compile(src).map_err(|e| TestCaseError::fail(format!("cel does not parse {src}: {e}")))?;
     let mut context = cel::Context::default();
     context.add_variable_from_value("i1", cel::Value::Int(inputs.i[0]));
     context.add_variable_from_value("i2", cel::Value::Int(inputs.i[1]));
@@ -1036,16 +1082,40 @@ fn check_against_cel(src: &str, inputs: &Inputs) -> Result<(), TestCaseError> {
         _ => false,
     };
     prop_assert!(agree, "{src}\ninputs: {inputs:?}\nours: {ours:?}\ncel: {theirs:?}");
-    Ok(())
+    Ok(ours.is_ok())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(config(2000))]
 
     #[test]
     fn agrees_with_the_cel_interpreter(src in any_expr(), inputs in inputs()) {
         check_against_cel(&src, &inputs)?;
     }
+}
+
+/// The generator is not vacuous: most generated expressions evaluate to a
+/// value rather than an error on both sides, and every result type occurs.
+#[test]
+fn differential_generator_mostly_produces_values() {
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    let mut runner = TestRunner::deterministic();
+    let (mut values, mut total) = (0, 0);
+    let mut types = std::collections::HashSet::new();
+    let (exprs, inputs) = (any_expr(), inputs());
+    for _ in 0..300 {
+        let src = exprs.new_tree(&mut runner).unwrap().current();
+        let inputs = inputs.new_tree(&mut runner).unwrap().current();
+        total += 1;
+        if check_against_cel(&src, &inputs).unwrap_or_else(|e| panic!("{e}")) {
+            values += 1;
+        }
+        types.insert(compile_any(&src).result_type());
+    }
+    assert!(values * 2 > total, "only {values} of {total} produced values");
+    assert_eq!(types.len(), 4);
 }
 
 /// Hand-picked edge cases for the differential check.

@@ -6,9 +6,13 @@ use std::fmt;
 /// The static type of an expression or variable, named as in CEL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Type {
+    /// `bool`.
     Bool,
+    /// `int`: a signed 64-bit integer.
     Int,
+    /// `double`: a 64-bit IEEE 754 float.
     Double,
+    /// `string`: Unicode text.
     String,
 }
 
@@ -40,9 +44,13 @@ impl fmt::Display for Type {
 /// new string.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Val<'a> {
+    /// A `bool`.
     Bool(bool),
+    /// An `int`.
     Int(i64),
+    /// A `double`.
     Double(f64),
+    /// A `string`, borrowed or owned.
     Str(Cow<'a, str>),
 }
 

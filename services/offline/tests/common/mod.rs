@@ -16,7 +16,11 @@ pub fn usecases(name: &str) -> PathBuf {
 /// figure of the project is measured with) and returns the file.
 pub fn bench_events(dir: &Path, events: u32, customers: u32) -> PathBuf {
     let generator = repo().join("../shared/bench/gen_events.py");
-    assert!(generator.exists(), "{} is missing: tests expect shared/ beside the repository", generator.display());
+    assert!(
+        generator.exists(),
+        "{} is missing: tests expect shared/ beside the repository",
+        generator.display()
+    );
     let out = dir.join(format!("bench-{events}-{customers}.jsonl"));
     let status = Command::new("python3")
         .arg(&generator)

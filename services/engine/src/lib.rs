@@ -1,0 +1,1 @@
+//! Streaming engine (work in progress).
