@@ -24,6 +24,10 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Write the JSON Schemas of the use-case and feature-catalog files.
     Schema(cmd::schema::Args),
+    /// Run the engine against a configured Kafka until SIGTERM / Ctrl-C.
+    Run(cmd::run::Args),
+    /// The whole loop on an embedded broker with synthetic B2B data; ends by itself.
+    Demo(cmd::demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +36,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Schema(args) => cmd::schema::run(args),
+        Command::Run(args) => cmd::run::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,16 @@
-//! Streaming engine (work in progress).
+//! Revenue Engine's streaming engine: a Kafka consumer group with per-partition RocksDB state,
+//! evaluating the use cases of `revenue-core` and producing actions.
+
+pub mod config;
+pub mod demo;
+pub mod engine;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod store;
+pub mod throughput;
+pub mod wire;
+
+pub use config::EngineConfig;
+pub use engine::{start, EngineError, EngineHandle, EngineReport, Status};
+pub use metrics::Metrics;

@@ -1,3 +1,5 @@
+pub mod demo;
 pub mod replay;
+pub mod run;
 pub mod schema;
 pub mod validate;

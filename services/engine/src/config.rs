@@ -1,0 +1,387 @@
+//! Engine configuration: built-in defaults, then a YAML/TOML file, then environment variables
+//! (`REVENUE_ENGINE__KAFKA__BOOTSTRAP_SERVERS=…`). Unknown keys are refused with their path.
+
+use crate::wire::{InputFormat, OutputFormat};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const ENV_PREFIX: &str = "REVENUE_ENGINE";
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    pub kafka: KafkaConfig,
+    pub input: InputConfig,
+    pub output: OutputConfig,
+    pub use_cases: UseCasesConfig,
+    pub state: StateConfig,
+    pub http: HttpConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    pub bootstrap_servers: String,
+    pub group_id: String,
+    /// Behavioural and transaction events may come on different topics.
+    pub input_topics: Vec<String>,
+    pub dead_letter_topic: String,
+    /// Where the customer id comes from: the message key, or the event's `customer_id` field.
+    pub customer_id: CustomerIdSource,
+    /// Passed to librdkafka as they are (security.protocol, sasl.*, ssl.*, …). From the
+    /// environment, `_` in a key stands for `.`: `…__PROPERTIES__SASL_USERNAME` → `sasl.username`.
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CustomerIdSource {
+    Key,
+    Field,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// `json`, `avro` (Confluent framing) or `auto` (by the first byte).
+    pub format: InputFormat,
+    /// Schema Registry base URL; when unset, `schemas` maps schema ids to local `.avsc` files.
+    pub schema_registry_url: Option<String>,
+    pub schemas: BTreeMap<u32, PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// `avro` (Confluent framing, schemas/avro/action.avsc) or `json`.
+    pub format: OutputFormat,
+    /// Schema id written in the Confluent framing of Avro actions.
+    pub action_schema_id: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct UseCasesConfig {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// Root of the per-partition RocksDB stores.
+    pub dir: PathBuf,
+    /// Customers kept in memory per partition (write-back cache in front of RocksDB).
+    pub cache_customers: usize,
+    /// How often actions are flushed, state is written and offsets are committed.
+    pub commit_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `/metrics`, `/healthz`, `/readyz`; empty to disable.
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `revenue_engine_kafka=debug,info`.
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kafka: KafkaConfig::default(),
+            input: InputConfig::default(),
+            output: OutputConfig::default(),
+            use_cases: UseCasesConfig::default(),
+            state: StateConfig::default(),
+            http: HttpConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        KafkaConfig {
+            bootstrap_servers: "localhost:9092".into(),
+            group_id: "revenue-engine".into(),
+            input_topics: vec!["events.behaviour".into(), "events.transactions".into()],
+            dead_letter_topic: "revenue-engine.dead-letters".into(),
+            customer_id: CustomerIdSource::Key,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        InputConfig {
+            format: InputFormat::Auto,
+            schema_registry_url: None,
+            schemas: BTreeMap::new(),
+        }
+    }
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            format: OutputFormat::Avro,
+            action_schema_id: 3,
+        }
+    }
+}
+
+impl Default for UseCasesConfig {
+    fn default() -> Self {
+        UseCasesConfig {
+            dir: PathBuf::from("usecases/reference"),
+        }
+    }
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: PathBuf::from("state"),
+            cache_customers: 200_000,
+            commit_interval_ms: 1_000,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "0.0.0.0:9464".into(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration {file}: {message}")]
+    Read { file: String, message: String },
+    #[error("configuration {source_name}: key `{key}`: {message}\n    hint: {hint}")]
+    Invalid {
+        source_name: String,
+        key: String,
+        message: String,
+        hint: String,
+    },
+}
+
+impl EngineConfig {
+    /// Defaults, then `file` (when given), then `REVENUE_ENGINE__…` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<EngineConfig, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(file, vars)
+    }
+
+    /// As [`load`](Self::load), with the environment given (tests).
+    pub fn load_with_env(file: Option<&Path>, vars: Vec<(String, String)>) -> Result<EngineConfig, ConfigError> {
+        let mut builder = config::Config::builder();
+        let source_name = match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError::Read {
+                        file: path.display().to_string(),
+                        message: "no such file".into(),
+                    });
+                }
+                builder = builder.add_source(config::File::from(path));
+                path.display().to_string()
+            }
+            None => "defaults".to_string(),
+        };
+        // librdkafka property names use dots, which environment variable names cannot hold
+        let prefix = format!("{ENV_PREFIX}__KAFKA__PROPERTIES__");
+        let mut env = BTreeMap::new();
+        for (name, value) in vars {
+            if let Some(property) = name.strip_prefix(&prefix) {
+                builder = builder
+                    .set_override(
+                        format!("kafka.properties.{}", property.to_lowercase().replace('_', ".")),
+                        value,
+                    )
+                    .map_err(|e| ConfigError::Read {
+                        file: name.clone(),
+                        message: e.to_string(),
+                    })?;
+            } else if name.starts_with(&format!("{ENV_PREFIX}__")) {
+                env.insert(name, value);
+            }
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("kafka.input_topics")
+                .try_parsing(true)
+                .source(Some(env.into_iter().collect())),
+        );
+        let merged = builder.build().map_err(|e| ConfigError::Read {
+            file: source_name.clone(),
+            message: e.to_string(),
+        })?;
+        let config: EngineConfig = serde_path_to_error::deserialize(merged).map_err(|err| {
+            let key = err.path().to_string();
+            ConfigError::Invalid {
+                source_name: source_name.clone(),
+                key,
+                message: err.into_inner().to_string(),
+                hint: "see the configuration reference in the README (deploy/config.example.yaml)".into(),
+            }
+        })?;
+        config.check(&source_name)?;
+        Ok(config)
+    }
+
+    fn check(&self, source_name: &str) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: &str, hint: &str| ConfigError::Invalid {
+            source_name: source_name.to_string(),
+            key: key.into(),
+            message: message.into(),
+            hint: hint.into(),
+        };
+        if self.kafka.input_topics.is_empty() {
+            return Err(invalid(
+                "kafka.input_topics",
+                "no input topics",
+                "list at least one topic",
+            ));
+        }
+        if self.kafka.group_id.trim().is_empty() {
+            return Err(invalid(
+                "kafka.group_id",
+                "empty consumer group id",
+                "set a group id shared by all instances",
+            ));
+        }
+        if self.state.cache_customers == 0 {
+            return Err(invalid("state.cache_customers", "must be at least 1", "e.g. 200000"));
+        }
+        if self.state.commit_interval_ms == 0 {
+            return Err(invalid("state.commit_interval_ms", "must be at least 1", "e.g. 1000"));
+        }
+        for key in self.kafka.properties.keys() {
+            if matches!(
+                key.as_str(),
+                "group.id"
+                    | "bootstrap.servers"
+                    | "enable.auto.commit"
+                    | "enable.auto.offset.store"
+                    | "partition.assignment.strategy"
+            ) {
+                return Err(invalid(
+                    &format!("kafka.properties.{key}"),
+                    "set by the engine",
+                    "use kafka.group_id / kafka.bootstrap_servers; the engine commits offsets itself and assigns co-partitioned topics by range",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(".yaml").tempfile().expect("temp file");
+        std::fs::write(file.path(), text).expect("write");
+        file
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment() {
+        let file = write("kafka:\n  bootstrap_servers: broker:9092\n  properties:\n    security.protocol: SASL_SSL\nstate:\n  commit_interval_ms: 250\n");
+        let env = vec![
+            (
+                "REVENUE_ENGINE__KAFKA__BOOTSTRAP_SERVERS".to_string(),
+                "override:9093".to_string(),
+            ),
+            ("REVENUE_ENGINE__KAFKA__INPUT_TOPICS".to_string(), "a,b,c".to_string()),
+            (
+                "REVENUE_ENGINE__KAFKA__PROPERTIES__SASL_USERNAME".to_string(),
+                "svc".to_string(),
+            ),
+            ("REVENUE_ENGINE__OUTPUT__FORMAT".to_string(), "json".to_string()),
+            ("UNRELATED".to_string(), "x".to_string()),
+        ];
+        let config = EngineConfig::load_with_env(Some(file.path()), env).expect("loads");
+        assert_eq!(config.kafka.bootstrap_servers, "override:9093");
+        assert_eq!(config.kafka.input_topics, ["a", "b", "c"]);
+        assert_eq!(config.kafka.properties["security.protocol"], "SASL_SSL");
+        assert_eq!(config.kafka.properties["sasl.username"], "svc");
+        assert_eq!(config.output.format, OutputFormat::Json);
+        assert_eq!(config.state.commit_interval_ms, 250);
+        assert_eq!(config.state.cache_customers, 200_000, "untouched default");
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_documents_the_defaults() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/config.example.yaml");
+        let config = EngineConfig::load_with_env(Some(&example), vec![]).expect("example loads");
+        let mut expected = EngineConfig::default();
+        expected.input.schemas = config.input.schemas.clone();
+        assert_eq!(config, expected, "the example shows the built-in defaults");
+        assert_eq!(config.input.schemas.len(), 2);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        let file = write("kafka:\n  bootstrap_server: typo:9092\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("key `kafka`") || err.contains("kafka"), "{err}");
+        assert!(err.contains("bootstrap_server"), "{err}");
+        let env = vec![("REVENUE_ENGINE__STATE__CACHE".to_string(), "1".to_string())];
+        let err = EngineConfig::load_with_env(None, env).unwrap_err().to_string();
+        assert!(err.contains("cache"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let file = write("state:\n  commit_interval_ms: soon\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("state.commit_interval_ms"), "{err}");
+        let file = write("kafka:\n  properties:\n    group.id: other\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("kafka.properties.group.id"), "{err}");
+        let err = EngineConfig::load_with_env(Some(Path::new("/no/such.yaml")), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/no/such.yaml"), "{err}");
+    }
+}

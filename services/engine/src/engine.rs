@@ -1,0 +1,740 @@
+//! The live engine: a Kafka consumer-group member that keeps per-partition RocksDB state,
+//! evaluates the use cases on every event and produces actions.
+//!
+//! Delivery is at-least-once, designed for exactly-once: every commit interval the engine
+//! (1) waits until the broker acknowledged every action and dead letter produced so far,
+//! (2) writes the changed customers and the next input offset of each partition in one RocksDB
+//! batch, (3) commits the offsets to the group. On assignment a partition resumes from the
+//! offset stored with its state, so state and input position never disagree. All Kafka polling
+//! and RocksDB work runs on the engine's own thread, never on an async runtime.
+
+use crate::config::{CustomerIdSource, EngineConfig};
+use crate::metrics::Metrics;
+use crate::store::{PartitionStore, StoreError};
+use crate::wire::{ActionEncoder, InputDecoder, SchemaResolver, SchemaSource, WireError};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::util::Timeout;
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use revenue_core::processor::Counters;
+use revenue_core::{Action, Mode, Processor, Source, UseCaseSet};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing::{error, info, warn};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Kafka client: {0}; check kafka.bootstrap_servers and kafka.properties")]
+    Kafka(#[from] KafkaError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("actions could not be delivered: {0}; input offsets were not committed, a restart resumes from the last checkpoint")]
+    Delivery(String),
+    #[error("input schemas: {0}")]
+    Schemas(#[from] WireError),
+    #[error("{0}")]
+    Topology(String),
+}
+
+/// What the engine is doing, shared with the HTTP listener and the demo.
+#[derive(Debug, Default)]
+pub struct Status {
+    pub events_in: AtomicU64,
+    pub actions_out: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub partitions: AtomicUsize,
+    pub joined: AtomicBool,
+    pub stopping: AtomicBool,
+    heartbeat_ms: AtomicI64,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Status {
+    fn beat(&self) {
+        self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub fn heartbeat_age(&self) -> Duration {
+        Duration::from_millis((now_ms() - self.heartbeat_ms.load(Ordering::Relaxed)).max(0) as u64)
+    }
+
+    pub fn not_ready_reason(&self) -> Option<&'static str> {
+        if self.stopping.load(Ordering::Relaxed) {
+            Some("shutting down")
+        } else if !self.joined.load(Ordering::Relaxed) {
+            Some("not yet a member of the consumer group")
+        } else {
+            None
+        }
+    }
+}
+
+/// Counts at the end of a run (the demo prints them).
+#[derive(Debug, Clone, Default)]
+pub struct EngineReport {
+    pub counters: Counters,
+    pub dead_letters: BTreeMap<&'static str, u64>,
+    pub events_by_topic: BTreeMap<String, u64>,
+}
+
+/// Progress in one assigned input topic-partition.
+struct InputPosition {
+    topic: Arc<str>,
+    /// Next offset to process; `None` until the first message of a partition never stored.
+    next_offset: Option<i64>,
+    /// Events since the last checkpoint (published as metrics there).
+    events: u64,
+}
+
+/// One partition number: its store, shared by the co-partitioned input topics, and the position
+/// in each of them.
+struct Task {
+    partition: i32,
+    store: PartitionStore,
+    inputs: Vec<InputPosition>,
+    /// Something changed since the last checkpoint.
+    dirty: bool,
+}
+
+/// Delivery outcomes, counted by the producer's background thread.
+#[derive(Default)]
+struct DeliveryLog {
+    failed: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+struct ProducerCtx {
+    log: Arc<DeliveryLog>,
+}
+
+impl ClientContext for ProducerCtx {}
+
+impl ProducerContext for ProducerCtx {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let Err((err, _)) = result {
+            self.log.failed.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut last) = self.log.last_error.lock() {
+                *last = Some(err.to_string());
+            }
+        }
+    }
+}
+
+/// Everything the processing loop and the rebalance callback share.
+struct Worker {
+    set: Arc<UseCaseSet>,
+    processor: Processor,
+    decoder: InputDecoder,
+    encoder: ActionEncoder,
+    producer: ThreadedProducer<ProducerCtx>,
+    delivery: Arc<DeliveryLog>,
+    tasks: Vec<Task>,
+    counters: Counters,
+    published: Counters,
+    dead_letters: BTreeMap<&'static str, u64>,
+    events_by_topic: BTreeMap<String, u64>,
+    config: EngineConfig,
+    metrics: Arc<Metrics>,
+    status: Arc<Status>,
+    buffer: Vec<u8>,
+    sample: u32,
+    fatal: Option<EngineError>,
+}
+
+struct EngineContext {
+    worker: Mutex<Worker>,
+}
+
+impl EngineContext {
+    fn lock(&self) -> MutexGuard<'_, Worker> {
+        // a panic while holding the lock cannot leave partial state we would trust: the store
+        // writes whole batches, so continuing with the inner value is safe
+        self.worker.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl ClientContext for EngineContext {}
+
+impl ConsumerContext for EngineContext {
+    fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
+        let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
+        let mut worker = self.lock();
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Err(e) = worker.open_partitions(tpl) {
+                    error!(error = %e, "cannot open partition state; partitions not taken");
+                    worker.fatal = Some(e);
+                    return;
+                }
+                let result = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                if let Err(e) = result {
+                    error!(error = %e, "assign failed");
+                }
+                worker.status.joined.store(true, Ordering::Relaxed);
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                let revoked: Vec<(String, i32)> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (e.topic().to_string(), e.partition()))
+                    .collect();
+                if let Err(e) = worker.release_partitions(consumer, &revoked) {
+                    error!(error = %e, "checkpoint before revoke failed");
+                    worker.fatal = Some(e);
+                }
+                let result = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                if let Err(e) = result {
+                    warn!(error = %e, "unassign failed");
+                }
+            }
+            other => {
+                error!(error = ?other, "rebalance error");
+                let _ = consumer.unassign();
+            }
+        }
+        let assigned: usize = worker.tasks.iter().map(|t| t.inputs.len()).sum();
+        worker.status.partitions.store(assigned, Ordering::Relaxed);
+        worker.metrics.partitions_assigned.set(assigned as i64);
+    }
+}
+
+/// A running engine: stop it, wait for it, read its status.
+pub struct EngineHandle {
+    pub status: Arc<Status>,
+    pub metrics: Arc<Metrics>,
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Result<EngineReport, EngineError>>,
+}
+
+impl EngineHandle {
+    /// Asks the engine to stop: no more fetching, in-flight work finished and committed.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    pub fn join(self) -> Result<EngineReport, EngineError> {
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(EngineError::Delivery("engine thread panicked".into())))
+    }
+}
+
+fn kafka_config(config: &EngineConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", &config.kafka.bootstrap_servers);
+    for (key, value) in &config.kafka.properties {
+        client.set(key, value);
+    }
+    client
+}
+
+/// Starts the engine on its own thread. Use cases are compiled already (see `revenue_offline::load_dir`).
+pub fn start(
+    config: EngineConfig,
+    set: Arc<UseCaseSet>,
+    metrics: Arc<Metrics>,
+    status: Arc<Status>,
+) -> Result<EngineHandle, EngineError> {
+    let source = match &config.input.schema_registry_url {
+        Some(url) => SchemaSource::Registry { url: url.clone() },
+        None => SchemaSource::Local(config.input.schemas.clone()),
+    };
+    let resolver = SchemaResolver::new(source)?;
+    let decoder = InputDecoder::new(config.input.format, Some(resolver));
+    let encoder = ActionEncoder::new(config.output.format, config.output.action_schema_id);
+
+    let delivery = Arc::new(DeliveryLog::default());
+    let producer: ThreadedProducer<ProducerCtx> = kafka_config(&config)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(ProducerCtx { log: delivery.clone() })?;
+
+    let consumer: BaseConsumer<EngineContext> = kafka_config(&config)
+        .set("group.id", &config.kafka.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.queue.backoff.ms", "1")
+        // co-partitioned input topics: partition n of every topic must go to the same member
+        .set("partition.assignment.strategy", "range")
+        .create_with_context(EngineContext {
+            worker: Mutex::new(Worker {
+                processor: Processor::new(set.clone(), Mode::Engine),
+                counters: Counters::for_set(&set),
+                published: Counters::for_set(&set),
+                set,
+                decoder,
+                encoder,
+                producer,
+                delivery,
+                tasks: Vec::new(),
+                dead_letters: BTreeMap::new(),
+                events_by_topic: BTreeMap::new(),
+                config: config.clone(),
+                metrics: metrics.clone(),
+                status: status.clone(),
+                buffer: Vec::with_capacity(512),
+                sample: 0,
+                fatal: None,
+            }),
+        })?;
+    let topics: Vec<&str> = config.kafka.input_topics.iter().map(String::as_str).collect();
+    check_co_partitioned(&consumer, &topics)?;
+    consumer.subscribe(&topics)?;
+    status.beat();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let thread_stop = stop.clone();
+    let thread_status = status.clone();
+    let interval = Duration::from_millis(config.state.commit_interval_ms);
+    let thread = std::thread::Builder::new()
+        .name("engine".into())
+        .spawn(move || run_loop(consumer, thread_stop, thread_status, interval))
+        .map_err(|e| EngineError::Delivery(format!("cannot start the engine thread: {e}")))?;
+    Ok(EngineHandle {
+        status,
+        metrics,
+        stop,
+        thread,
+    })
+}
+
+/// Input topics share one store per partition number, so they must have the same partition
+/// count (and the producers the same key partitioner): refuse to start otherwise.
+fn check_co_partitioned<C: ConsumerContext>(consumer: &BaseConsumer<C>, topics: &[&str]) -> Result<(), EngineError> {
+    let mut counts = Vec::new();
+    for topic in topics {
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(15))?;
+        let found = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == *topic)
+            .filter(|t| t.error().is_none());
+        match found {
+            Some(t) if !t.partitions().is_empty() => counts.push((*topic, t.partitions().len())),
+            _ => {
+                return Err(EngineError::Topology(format!(
+                    "input topic `{topic}` does not exist; create it first"
+                )))
+            }
+        }
+    }
+    if counts.windows(2).any(|w| w[0].1 != w[1].1) {
+        let listed: Vec<String> = counts.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+        return Err(EngineError::Topology(format!(
+            "input topics must be co-partitioned by customer id (same partition count): {}",
+            listed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+fn run_loop(
+    consumer: BaseConsumer<EngineContext>,
+    stop: Arc<AtomicBool>,
+    status: Arc<Status>,
+    interval: Duration,
+) -> Result<EngineReport, EngineError> {
+    info!("engine started");
+    let mut last_checkpoint = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        status.beat();
+        let message = consumer.poll(Duration::from_millis(100));
+        let mut worker = consumer.context().lock();
+        if let Some(e) = worker.fatal.take() {
+            return Err(e);
+        }
+        match message {
+            None => {}
+            Some(Ok(message)) => worker.handle(&message),
+            Some(Err(e)) => warn!(error = %e, "consumer error"),
+        }
+        if last_checkpoint.elapsed() >= interval || worker.over_capacity() {
+            worker.checkpoint(&consumer, false)?;
+            last_checkpoint = Instant::now();
+        }
+    }
+    status.stopping.store(true, Ordering::Relaxed);
+    info!("stopping: finishing in-flight work");
+    let report = {
+        let mut worker = consumer.context().lock();
+        let all: Vec<(String, i32)> = worker
+            .tasks
+            .iter()
+            .flat_map(|t| t.inputs.iter().map(|i| (i.topic.to_string(), t.partition)))
+            .collect();
+        worker.release_partitions(&consumer, &all)?;
+        worker.report()
+    };
+    consumer.unsubscribe();
+    drop(consumer);
+    info!("engine stopped cleanly");
+    Ok(report)
+}
+
+impl Worker {
+    fn open_partitions(&mut self, tpl: &mut TopicPartitionList) -> Result<(), EngineError> {
+        let wanted: Vec<(String, i32)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        for (topic, partition) in wanted {
+            let index = match self.tasks.iter().position(|t| t.partition == partition) {
+                Some(index) => index,
+                None => {
+                    let store =
+                        PartitionStore::open(&self.config.state.dir, partition, self.config.state.cache_customers)?;
+                    self.tasks.push(Task {
+                        partition,
+                        store,
+                        inputs: Vec::new(),
+                        dirty: false,
+                    });
+                    self.tasks.len() - 1
+                }
+            };
+            let task = &mut self.tasks[index];
+            if task.inputs.iter().any(|i| *i.topic == *topic) {
+                continue;
+            }
+            let stored = task.store.next_offset(&topic)?;
+            if let Some(offset) = stored {
+                // the state reflects everything before `offset`: resume exactly there
+                tpl.set_partition_offset(&topic, partition, Offset::Offset(offset))?;
+            }
+            info!(topic = %topic, partition, resume_offset = ?stored, "partition assigned");
+            task.inputs.push(InputPosition {
+                topic: Arc::from(topic.as_str()),
+                next_offset: stored,
+                events: 0,
+            });
+        }
+        Ok(())
+    }
+
+    fn release_partitions<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        revoked: &[(String, i32)],
+    ) -> Result<(), EngineError> {
+        self.checkpoint(consumer, true)?;
+        for (topic, partition) in revoked {
+            if let Some(task) = self.tasks.iter_mut().find(|t| t.partition == *partition) {
+                task.inputs.retain(|i| *i.topic != **topic);
+                info!(topic = %topic, partition, "partition released");
+            }
+        }
+        // a store closes when none of its topics' partitions is assigned any more
+        let (released, kept): (Vec<Task>, Vec<Task>) = self.tasks.drain(..).partition(|t| t.inputs.is_empty());
+        self.tasks = kept;
+        for task in released {
+            task.store.close()?;
+        }
+        Ok(())
+    }
+
+    fn over_capacity(&self) -> bool {
+        self.tasks.iter().any(|t| t.store.over_capacity())
+    }
+
+    fn handle(&mut self, message: &BorrowedMessage<'_>) {
+        let topic = message.topic();
+        let partition = message.partition();
+        let offset = message.offset();
+        let Some(index) = self.tasks.iter().position(|t| t.partition == partition) else {
+            return; // not (or no longer) ours: a rebalance is under way
+        };
+        let Some(input) = self.tasks[index].inputs.iter().position(|i| *i.topic == *topic) else {
+            return;
+        };
+        let key = message
+            .key()
+            .and_then(|k| std::str::from_utf8(k).ok())
+            .filter(|k| !k.is_empty());
+        let key = match self.config.kafka.customer_id {
+            CustomerIdSource::Key => key,
+            CustomerIdSource::Field => None,
+        };
+        let payload = message.payload().unwrap_or_default();
+        let sampled = self.sample & 63 == 0;
+        self.sample = self.sample.wrapping_add(1);
+        let started = sampled.then(Instant::now);
+        self.status.events_in.fetch_add(1, Ordering::Relaxed);
+        {
+            let task = &mut self.tasks[index];
+            task.dirty = true;
+            let position = &mut task.inputs[input];
+            position.events += 1;
+            position.next_offset = Some(offset + 1);
+        }
+        let event = match self.decoder.decode(&self.set.catalog, payload, key) {
+            Ok(event) => event,
+            Err(err) if err.is_transient() => {
+                // the schema registry is unreachable: the event is not bad, so it must not be
+                // dead-lettered; stop without committing it and let the restart retry
+                error!(error = %err, "schema registry unavailable; stopping without committing this event");
+                self.fatal = Some(err.into());
+                self.tasks[index].inputs[input].next_offset = Some(offset);
+                return;
+            }
+            Err(err) => {
+                self.dead_letter(message, &err);
+                return;
+            }
+        };
+        let Worker {
+            set,
+            processor,
+            encoder,
+            producer,
+            tasks,
+            counters,
+            buffer,
+            status,
+            ..
+        } = self;
+        let task = &mut tasks[index];
+        let state = match task.store.customer(&set.catalog, event.customer_id()) {
+            Ok(state) => state,
+            Err(e) => {
+                self.fatal = Some(e.into());
+                return;
+            }
+        };
+        let source = Source {
+            topic,
+            partition,
+            offset,
+        };
+        processor.process(state, &event, source, counters, &mut |action: Action| {
+            if !action.emits() {
+                return; // shadow: counted, not produced
+            }
+            if let Err(e) = encoder.encode(&action, buffer) {
+                warn!(error = %e, use_case = %action.use_case_id, "action could not be encoded");
+                return;
+            }
+            let headers = OwnedHeaders::new_with_capacity(2)
+                .insert(Header {
+                    key: "use_case_id",
+                    value: Some(action.use_case_id.as_bytes()),
+                })
+                .insert(Header {
+                    key: "action_id",
+                    value: Some(action.action_id.as_bytes()),
+                });
+            let record = BaseRecord::to(&action.topic)
+                .key(action.customer_id.as_bytes())
+                .payload(buffer.as_slice())
+                .headers(headers);
+            send(producer, record);
+            status.actions_out.fetch_add(1, Ordering::Relaxed);
+        });
+        if let Some(started) = started {
+            self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// Sends a bad event, untouched, to the dead-letter topic with headers naming why and where
+    /// it came from; the partition goes on with the next event.
+    fn dead_letter(&mut self, message: &BorrowedMessage<'_>, err: &WireError) {
+        let reason = err.reason();
+        *self.dead_letters.entry(reason).or_default() += 1;
+        self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
+        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        let detail = err.to_string();
+        let partition = message.partition().to_string();
+        let offset = message.offset().to_string();
+        let headers = OwnedHeaders::new_with_capacity(5)
+            .insert(Header {
+                key: "reason",
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: "error",
+                value: Some(&detail),
+            })
+            .insert(Header {
+                key: "source_topic",
+                value: Some(message.topic()),
+            })
+            .insert(Header {
+                key: "source_partition",
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: "source_offset",
+                value: Some(&offset),
+            });
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.config.kafka.dead_letter_topic)
+            .payload(message.payload().unwrap_or_default())
+            .headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        send(&self.producer, record);
+    }
+
+    /// Acknowledged actions, then state with offsets in one batch per partition, then the commit.
+    fn checkpoint<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, sync: bool) -> Result<(), EngineError> {
+        let started = Instant::now();
+        self.producer.flush(Timeout::After(Duration::from_secs(120)))?;
+        let failed = self.delivery.failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            let last = self
+                .delivery
+                .last_error
+                .lock()
+                .ok()
+                .and_then(|l| l.clone())
+                .unwrap_or_default();
+            return Err(EngineError::Delivery(format!(
+                "{failed} message(s) failed, last: {last}"
+            )));
+        }
+        let mut tpl = TopicPartitionList::new();
+        let mut bytes = 0u64;
+        let mut cached = 0usize;
+        for task in &mut self.tasks {
+            let offsets: Vec<(&str, i64)> = task
+                .inputs
+                .iter()
+                .filter_map(|i| i.next_offset.map(|next| (i.topic.as_ref(), next)))
+                .collect();
+            if task.dirty {
+                task.store.checkpoint(&self.set.catalog, &offsets)?;
+                task.dirty = false;
+            }
+            for (topic, next) in offsets {
+                tpl.add_partition_offset(topic, task.partition, Offset::Offset(next))?;
+            }
+            bytes += task.store.approximate_bytes();
+            cached += task.store.cached_customers();
+        }
+        if tpl.count() > 0 {
+            let mode = if sync {
+                rdkafka::consumer::CommitMode::Sync
+            } else {
+                rdkafka::consumer::CommitMode::Async
+            };
+            match consumer.commit(&tpl, mode) {
+                Ok(()) => {}
+                // nothing new to commit, or a commit racing a rebalance: the stored offsets rule
+                Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => {
+                    warn!(error = %e, "offset commit failed; the offsets stored with the state are used on restart")
+                }
+            }
+        }
+        self.publish_metrics(bytes, cached);
+        self.metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
+        self.metrics.commits.inc();
+        Ok(())
+    }
+
+    fn publish_metrics(&mut self, state_bytes: u64, cached: usize) {
+        let m = &self.metrics;
+        m.state_bytes.set(state_bytes as i64);
+        m.state_cached_customers.set(cached as i64);
+        let corrupt: u64 = self.tasks.iter().map(|t| t.store.corrupt_values).sum();
+        m.state_corrupt_values
+            .inc_by(corrupt.saturating_sub(m.state_corrupt_values.get()));
+        m.unknown_event_types
+            .inc_by(self.counters.unknown_type - self.published.unknown_type);
+        for ((uc, now), before) in self
+            .set
+            .use_cases
+            .iter()
+            .zip(&self.counters.use_cases)
+            .zip(&self.published.use_cases)
+        {
+            let id = uc.id.as_ref();
+            m.evaluations
+                .with_label_values(&[id])
+                .inc_by(now.evaluations - before.evaluations);
+            m.evaluation_errors
+                .with_label_values(&[id])
+                .inc_by(now.errors - before.errors);
+            m.retrigger_blocked
+                .with_label_values(&[id])
+                .inc_by(now.retrigger_blocked - before.retrigger_blocked);
+            for ((tier, n), b) in uc.tiers.iter().zip(&now.actions_by_tier).zip(&before.actions_by_tier) {
+                let target = if uc.status == revenue_core::spec::Status::Live {
+                    &m.actions
+                } else {
+                    &m.shadow_actions
+                };
+                target.with_label_values(&[id, tier.channel.as_ref()]).inc_by(n - b);
+            }
+        }
+        self.published = self.counters.clone();
+        for input in self.tasks.iter_mut().flat_map(|t| t.inputs.iter_mut()) {
+            m.events_in
+                .with_label_values(&[input.topic.as_ref()])
+                .inc_by(input.events);
+            *self.events_by_topic.entry(input.topic.to_string()).or_default() += input.events;
+            input.events = 0;
+        }
+    }
+
+    fn report(&self) -> EngineReport {
+        EngineReport {
+            counters: self.counters.clone(),
+            dead_letters: self.dead_letters.clone(),
+            events_by_topic: self.events_by_topic.clone(),
+        }
+    }
+}
+
+/// Produces, waiting while the local queue is full; other errors are counted as failed
+/// deliveries, so the next checkpoint refuses to commit past them.
+fn send<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
+    producer: &ThreadedProducer<ProducerCtx>,
+    mut record: BaseRecord<'_, K, P>,
+) {
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                record = returned;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((e, _)) => {
+                let log = &producer.context().log;
+                log.failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = log.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+                return;
+            }
+        }
+    }
+}

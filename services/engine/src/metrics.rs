@@ -1,0 +1,174 @@
+//! Prometheus metrics, `revenue_engine_<subsystem>_<name>_<unit>`. Labels come from bounded sets
+//! only (topic, use case id, channel, reason) — never a customer id. The hot path keeps plain
+//! counters; they are published here once per commit interval.
+
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub events_in: IntCounterVec,
+    pub actions: IntCounterVec,
+    pub shadow_actions: IntCounterVec,
+    pub evaluations: IntCounterVec,
+    pub evaluation_errors: IntCounterVec,
+    pub retrigger_blocked: IntCounterVec,
+    pub dead_letters: IntCounterVec,
+    pub unknown_event_types: IntCounter,
+    pub evaluation_seconds: Histogram,
+    pub checkpoint_seconds: Histogram,
+    pub commits: IntCounter,
+    pub partitions_assigned: IntGauge,
+    pub state_bytes: IntGauge,
+    pub state_cached_customers: IntGauge,
+    pub state_corrupt_values: IntCounter,
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
+    let metric = IntCounter::new(name, help).expect("metric definition is valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
+    let metric = IntGauge::new(name, help).expect("metric definition is valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    let metric =
+        Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("metric definition is valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let r = Registry::new();
+        Metrics {
+            events_in: counter_vec(
+                &r,
+                "revenue_engine_input_events_total",
+                "Events consumed, by input topic.",
+                &["topic"],
+            ),
+            actions: counter_vec(
+                &r,
+                "revenue_engine_actions_total",
+                "Actions produced, by use case and channel.",
+                &["use_case", "channel"],
+            ),
+            shadow_actions: counter_vec(
+                &r,
+                "revenue_engine_shadow_actions_total",
+                "Actions a shadow use case would have produced.",
+                &["use_case", "channel"],
+            ),
+            evaluations: counter_vec(
+                &r,
+                "revenue_engine_use_case_evaluations_total",
+                "Use-case evaluations, by use case.",
+                &["use_case"],
+            ),
+            evaluation_errors: counter_vec(
+                &r,
+                "revenue_engine_use_case_errors_total",
+                "Evaluations that failed at run time (no action taken).",
+                &["use_case"],
+            ),
+            retrigger_blocked: counter_vec(
+                &r,
+                "revenue_engine_use_case_retrigger_blocked_total",
+                "Matches held back by the re-trigger policy.",
+                &["use_case"],
+            ),
+            dead_letters: counter_vec(
+                &r,
+                "revenue_engine_dead_letters_total",
+                "Events sent to the dead-letter topic, by reason.",
+                &["reason"],
+            ),
+            unknown_event_types: counter(
+                &r,
+                "revenue_engine_input_unknown_event_types_total",
+                "Events of types the catalog does not declare (ignored).",
+            ),
+            evaluation_seconds: histogram(
+                &r,
+                "revenue_engine_evaluation_duration_seconds",
+                "Time to update state and evaluate the use cases for one event (sampled, 1 in 64).",
+                vec![
+                    0.000_000_5,
+                    0.000_001,
+                    0.000_002,
+                    0.000_005,
+                    0.000_01,
+                    0.000_025,
+                    0.000_05,
+                    0.000_1,
+                    0.000_5,
+                    0.001,
+                ],
+            ),
+            checkpoint_seconds: histogram(
+                &r,
+                "revenue_engine_checkpoint_duration_seconds",
+                "Time to flush actions, write state and commit offsets.",
+                vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
+            ),
+            commits: counter(
+                &r,
+                "revenue_engine_checkpoints_total",
+                "Checkpoints (actions acknowledged, state written, offsets committed).",
+            ),
+            partitions_assigned: gauge(
+                &r,
+                "revenue_engine_partitions_assigned",
+                "Input partitions assigned to this instance.",
+            ),
+            state_bytes: gauge(
+                &r,
+                "revenue_engine_state_bytes",
+                "Bytes of customer state in RocksDB (SST files and memtables).",
+            ),
+            state_cached_customers: gauge(
+                &r,
+                "revenue_engine_state_cached_customers",
+                "Customers held in the write-back cache.",
+            ),
+            state_corrupt_values: counter(
+                &r,
+                "revenue_engine_state_corrupt_values_total",
+                "Stored states that could not be decoded and were reset.",
+            ),
+            registry: r,
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        TextEncoder::new()
+            .encode_to_string(&self.registry.gather())
+            .unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}

@@ -1,0 +1,195 @@
+//! One RocksDB per assigned input partition number, with a write-back cache of customer state
+//! in front of it: RocksDB is read only on a miss, and every changed customer of a commit
+//! interval is written in one `WriteBatch` together with the next input offset of each input
+//! topic — so the stored state and the offsets it reflects can never disagree.
+//!
+//! Input topics are co-partitioned by customer id (same partition count, same key partitioner),
+//! as Kafka Streams requires for joins: partition `n` of every input topic holds the same
+//! customers, so one store per partition number serves them all.
+
+use compact_str::CompactString;
+use revenue_core::codec;
+use revenue_core::{Catalog, CustomerState};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
+use rustc_hash::FxHashMap;
+use std::collections::hash_map::Entry;
+use std::path::{Path, PathBuf};
+
+const META_CF: &str = "meta";
+const NEXT_OFFSET_PREFIX: &str = "next_offset/";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("RocksDB store {path}: {message}; check the state directory (disk full, permissions, another process holding the lock)")]
+    RocksDb { path: PathBuf, message: String },
+}
+
+struct Cached {
+    state: CustomerState,
+    dirty: bool,
+}
+
+pub struct PartitionStore {
+    db: DB,
+    path: PathBuf,
+    cache: FxHashMap<CompactString, Cached>,
+    capacity: usize,
+    dirty: usize,
+    buffer: Vec<u8>,
+    /// Stored values that could not be decoded (replaced by empty state); reported as a metric.
+    pub corrupt_values: u64,
+}
+
+/// Where a partition's store lives: `<root>/partition-<n>`.
+pub fn store_path(root: &Path, partition: i32) -> PathBuf {
+    root.join(format!("partition-{partition}"))
+}
+
+impl PartitionStore {
+    pub fn open(root: &Path, partition: i32, capacity: usize) -> Result<PartitionStore, StoreError> {
+        let path = store_path(root, partition);
+        let fail = |e: &dyn std::fmt::Display| StoreError::RocksDb {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        std::fs::create_dir_all(&path).map_err(|e| fail(&e))?;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = vec![
+            ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, Options::default()),
+            ColumnFamilyDescriptor::new(META_CF, Options::default()),
+        ];
+        let db = DB::open_cf_descriptors(&options, &path, cfs).map_err(|e| fail(&e))?;
+        Ok(PartitionStore {
+            db,
+            path,
+            cache: FxHashMap::default(),
+            capacity,
+            dirty: 0,
+            buffer: Vec::with_capacity(256),
+            corrupt_values: 0,
+        })
+    }
+
+    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::RocksDb {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// The next offset of `topic` the stored state has not seen, if anything was ever stored.
+    pub fn next_offset(&self, topic: &str) -> Result<Option<i64>, StoreError> {
+        let meta = self
+            .db
+            .cf_handle(META_CF)
+            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let key = format!("{NEXT_OFFSET_PREFIX}{topic}");
+        let value = self.db.get_pinned_cf(meta, key).map_err(|e| self.error(e))?;
+        Ok(value
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_le_bytes))
+    }
+
+    /// The customer's state, from the cache or RocksDB; marked changed.
+    pub fn customer(&mut self, catalog: &Catalog, id: &str) -> Result<&mut CustomerState, StoreError> {
+        // ids up to 24 bytes are inline in a CompactString: the lookup key costs no allocation
+        let entry = match self.cache.entry(CompactString::from(id)) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(slot) => {
+                let stored = self.db.get_pinned(id.as_bytes()).map_err(|e| StoreError::RocksDb {
+                    path: self.path.clone(),
+                    message: e.to_string(),
+                })?;
+                let state = match stored {
+                    None => CustomerState::new(catalog),
+                    Some(bytes) => codec::decode(catalog, &bytes).unwrap_or_else(|_| {
+                        self.corrupt_values += 1;
+                        CustomerState::new(catalog)
+                    }),
+                };
+                slot.insert(Cached { state, dirty: false })
+            }
+        };
+        if !entry.dirty {
+            entry.dirty = true;
+            self.dirty += 1;
+        }
+        Ok(&mut entry.state)
+    }
+
+    /// Whether enough customers changed that the interval should end early (memory bound).
+    pub fn over_capacity(&self) -> bool {
+        self.dirty >= self.capacity
+    }
+
+    pub fn cached_customers(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Writes every changed customer and the next offset of each input topic in one batch, then
+    /// trims the cache back to its capacity.
+    pub fn checkpoint(&mut self, catalog: &Catalog, next_offsets: &[(&str, i64)]) -> Result<(), StoreError> {
+        let meta = self
+            .db
+            .cf_handle(META_CF)
+            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let mut batch = WriteBatch::default();
+        for (id, entry) in self.cache.iter_mut().filter(|(_, e)| e.dirty) {
+            codec::encode(catalog, &entry.state, &mut self.buffer);
+            batch.put(id.as_bytes(), &self.buffer);
+            entry.dirty = false;
+        }
+        for (topic, next) in next_offsets {
+            batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
+        }
+        self.db.write(batch).map_err(|e| StoreError::RocksDb {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        self.dirty = 0;
+        if self.cache.len() > self.capacity {
+            // everything is clean now: keep an arbitrary `capacity` worth of customers
+            let mut keep = self.capacity;
+            self.cache.retain(|_, _| {
+                let kept = keep > 0;
+                keep = keep.saturating_sub(1);
+                kept
+            });
+        }
+        Ok(())
+    }
+
+    /// Drops cached state (after a use-case reload, or when changes must be discarded).
+    pub fn clear_cache(&mut self) {
+        self.cache.clear();
+        self.dirty = 0;
+    }
+
+    /// Bytes of state on disk (SST files) plus memtables.
+    pub fn approximate_bytes(&self) -> u64 {
+        let sst = self
+            .db
+            .property_int_value("rocksdb.total-sst-files-size")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let mem = self
+            .db
+            .property_int_value("rocksdb.cur-size-all-mem-tables")
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        sst + mem
+    }
+
+    /// Flushes memtables to disk and closes the database (on revoke and shutdown).
+    pub fn close(self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| StoreError::RocksDb {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! The engine against the real Kafka protocol: librdkafka's mock cluster, started in the test
+//! process. RocksDB is real RocksDB in a temporary directory.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Headers;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig};
+use revenue_engine_kafka::wire::{ActionEncoder, OutputFormat};
+use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const INPUT: &str = "events";
+const PARTITIONS: i32 = 8;
+const ACTION_TOPICS: [&str; 2] = ["actions.telemarketing", "actions.email"];
+const DEAD_LETTERS: &str = "dead-letters";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let cluster = MockCluster::new(1).expect("mock cluster starts");
+    cluster.create_topic(INPUT, PARTITIONS, 1).expect("input topic");
+    for topic in ACTION_TOPICS.iter().chain([&DEAD_LETTERS]) {
+        cluster.create_topic(topic, 4, 1).expect("topic");
+    }
+    cluster
+}
+
+fn config(bootstrap: &str, state: &Path, group: &str) -> EngineConfig {
+    let mut config = EngineConfig::default();
+    config.kafka.bootstrap_servers = bootstrap.to_string();
+    config.kafka.group_id = group.to_string();
+    config.kafka.input_topics = vec![INPUT.to_string()];
+    config.kafka.dead_letter_topic = DEAD_LETTERS.to_string();
+    config.kafka.customer_id = CustomerIdSource::Key;
+    config
+        .kafka
+        .properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    config
+        .kafka
+        .properties
+        .insert("heartbeat.interval.ms".into(), "500".into());
+    config.state.dir = state.to_path_buf();
+    config.state.commit_interval_ms = 200;
+    config.use_cases.dir = repo().join("usecases/benchmark");
+    config.http.listen = String::new();
+    config
+}
+
+fn launch(config: EngineConfig) -> EngineHandle {
+    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default())).expect("engine starts")
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("partitioner", "murmur2_random")
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer")
+}
+
+/// Produces JSON lines keyed by their customer id.
+fn produce_lines(bootstrap: &str, lines: &[String]) {
+    let producer = producer(bootstrap);
+    for line in lines {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        let key = value["customer_id"].as_str().unwrap_or("").to_string();
+        let mut record = BaseRecord::<String, String>::to(INPUT).key(&key).payload(line);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, returned)) => {
+                    record = returned;
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+}
+
+fn bench_lines(events: u32, customers: u32) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().join("events.jsonl");
+    let status = std::process::Command::new("python3")
+        .arg(repo().join("../shared/bench/gen_events.py"))
+        .args(["--no-produce", "--dump"])
+        .arg(&out)
+        .args(["-n", &events.to_string(), "--customers", &customers.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    std::fs::read_to_string(&out)
+        .expect("read")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+struct Received {
+    payload: Vec<u8>,
+    key: Option<Vec<u8>>,
+    headers: BTreeMap<String, String>,
+}
+
+/// Reads every message of `topics` from the beginning until `expected` arrived and nothing
+/// more came for a while.
+fn read_all(bootstrap: &str, topics: &[&str], expected: usize) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    let mut tpl = TopicPartitionList::new();
+    for topic in topics {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .expect("metadata");
+        for t in metadata.topics() {
+            for p in t.partitions() {
+                tpl.add_partition_offset(topic, p.id(), Offset::Beginning).expect("tpl");
+            }
+        }
+    }
+    consumer.assign(&tpl).expect("assign");
+    let mut out = Vec::new();
+    let mut quiet_since = Instant::now();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let mut headers = BTreeMap::new();
+                if let Some(h) = m.headers() {
+                    for header in h.iter() {
+                        headers.insert(
+                            header.key.to_string(),
+                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                        );
+                    }
+                }
+                out.push(Received {
+                    payload: m.payload().unwrap_or_default().to_vec(),
+                    key: m.key().map(<[u8]>::to_vec),
+                    headers,
+                });
+                quiet_since = Instant::now();
+            }
+            _ => {
+                if out.len() >= expected && quiet_since.elapsed() > Duration::from_millis(1500) {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn decode_actions(received: &[Received]) -> Vec<serde_json::Value> {
+    let encoder = ActionEncoder::new(OutputFormat::Avro, 3);
+    received
+        .iter()
+        .map(|r| {
+            let value = encoder
+                .decode_avro(&r.payload)
+                .expect("every action decodes with schemas/avro/action.avsc");
+            avro_to_json(value)
+        })
+        .collect()
+}
+
+fn avro_to_json(value: apache_avro::types::Value) -> serde_json::Value {
+    serde_json::Value::try_from(value).expect("Avro value converts to JSON")
+}
+
+#[test]
+fn benchmark_20k_events_yield_exactly_the_reference_actions() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let state = tempfile::tempdir().expect("state dir");
+    let engine = launch(config(&bootstrap, state.path(), "bench"));
+    wait_for("group join", Duration::from_secs(30), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    produce_lines(&bootstrap, &bench_lines(20_000, 2_000));
+    wait_for("all events consumed", Duration::from_secs(60), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
+    });
+    engine.stop();
+    let report = engine.join().expect("engine stops cleanly");
+    assert_eq!(report.counters.events, 20_000);
+
+    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(actions.len(), 1_982);
+    let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
+    assert_eq!(count("telemarketing_handoff"), 277);
+    assert_eq!(count("warmup_email"), 1_705);
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "action ids are unique");
+}
+
+fn line(customer: &str, kind: &str, ts: i64) -> String {
+    format!(r#"{{"customer_id":"{customer}","type":"{kind}","ts":{ts},"amount":0.0,"product":"p1"}}"#)
+}
+
+#[test]
+fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let state = tempfile::tempdir().expect("state dir");
+    let engine = launch(config(&bootstrap, state.path(), "dlq"));
+    wait_for("group join", Duration::from_secs(30), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    // one customer, so every event is on one partition, bad ones between good ones
+    let key = "c-dlq";
+    let bad: Vec<(&str, String)> = vec![
+        ("invalid_json", "{\"customer_id\":\"c-dlq\",\"type\":".to_string()),
+        (
+            "wrong_field_type",
+            r#"{"customer_id":"c-dlq","type":"page_view","ts":5,"amount":"lots"}"#.to_string(),
+        ),
+        ("missing_type", r#"{"customer_id":"c-dlq","ts":6}"#.to_string()),
+        (
+            "missing_timestamp",
+            r#"{"customer_id":"c-dlq","type":"page_view"}"#.to_string(),
+        ),
+        ("undecodable", "\u{0}\u{0}\u{0}\u{0}\u{1}garbage".to_string()),
+        ("unknown_schema_id", "\u{0}\u{0}\u{0}\u{3}\u{e7}\u{2}abc".to_string()),
+    ];
+    let mut lines = vec![line(key, "page_view", 1), line(key, "page_view", 2)];
+    lines.extend(bad.iter().map(|(_, l)| l.clone()));
+    lines.push(line(key, "email_click", 3));
+    lines.push(line(key, "page_view", 4)); // third page view after a click: warm-up fires here
+    produce_lines(&bootstrap, &lines);
+    // an event without any customer id: no key and no field
+    let producer = producer(&bootstrap);
+    let orphan = r#"{"type":"page_view","ts":7}"#;
+    producer
+        .send(BaseRecord::<(), str>::to(INPUT).payload(orphan))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+
+    let expected_in = lines.len() as u64 + 1;
+    wait_for("all events consumed", Duration::from_secs(60), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= expected_in
+    });
+    engine.stop();
+    let report = engine.join().expect("engine stops cleanly");
+
+    let dead = read_all(&bootstrap, &[DEAD_LETTERS], bad.len() + 1);
+    assert_eq!(dead.len(), bad.len() + 1);
+    for (reason, payload) in &bad {
+        let letter = dead
+            .iter()
+            .find(|d| d.payload == payload.as_bytes())
+            .unwrap_or_else(|| panic!("{reason} not dead-lettered"));
+        assert_eq!(letter.headers["reason"], *reason, "{payload}");
+        assert_eq!(letter.headers["source_topic"], INPUT);
+        assert!(letter.headers["source_offset"].parse::<i64>().is_ok());
+        assert!(letter.headers["source_partition"].parse::<i32>().is_ok());
+        assert!(!letter.headers["error"].is_empty());
+        assert_eq!(letter.key.as_deref(), Some(key.as_bytes()));
+    }
+    let orphan_letter = dead
+        .iter()
+        .find(|d| d.payload == orphan.as_bytes())
+        .expect("orphan dead-lettered");
+    assert_eq!(orphan_letter.headers["reason"], "missing_customer_id");
+    assert_eq!(report.dead_letters.values().sum::<u64>(), bad.len() as u64 + 1);
+
+    // the good events behind the bad ones were processed: the warm-up action exists
+    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1));
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0]["customer_id"], key);
+    assert_eq!(actions[0]["action_type"], "warmup_email");
+}
+
+/// The action ids one engine instance produces for the 20k benchmark, computed offline.
+fn offline_action_ids(lines: &[String], partition_of: impl Fn(&str) -> i32) -> HashSet<String> {
+    let set = Arc::new(revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
+    let processor = revenue_core::Processor::new(set.clone(), revenue_core::Mode::Engine);
+    let mut counters = revenue_core::Counters::for_set(&set);
+    let mut states: BTreeMap<String, revenue_core::CustomerState> = BTreeMap::new();
+    let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut ids = HashSet::new();
+    for line in lines {
+        let event = revenue_core::decode_json(&set.catalog, line.as_bytes(), None).expect("decodes");
+        let customer = event.customer_id().to_string();
+        let partition = partition_of(&customer);
+        let offset = offsets.entry(partition).or_insert(0);
+        let state = states
+            .entry(customer)
+            .or_insert_with(|| revenue_core::CustomerState::new(&set.catalog));
+        let source = revenue_core::Source {
+            topic: INPUT,
+            partition,
+            offset: *offset,
+        };
+        processor.process(state, &event, source, &mut counters, &mut |a| {
+            ids.insert(a.action_id);
+        });
+        *offset += 1;
+    }
+    ids
+}
+
+#[test]
+fn two_instances_split_the_partitions_and_together_act_as_one() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let state_a = tempfile::tempdir().expect("state dir");
+    let state_b = tempfile::tempdir().expect("state dir");
+    let a = launch(config(&bootstrap, state_a.path(), "pair"));
+    let b = launch(config(&bootstrap, state_b.path(), "pair"));
+    let assigned = |e: &EngineHandle| e.status.partitions.load(std::sync::atomic::Ordering::Relaxed);
+    wait_for("both instances assigned", Duration::from_secs(60), || {
+        assigned(&a) > 0 && assigned(&b) > 0 && assigned(&a) + assigned(&b) == PARTITIONS as usize
+    });
+    let lines = bench_lines(20_000, 2_000);
+    produce_lines(&bootstrap, &lines);
+    let consumed = |e: &EngineHandle| e.status.events_in.load(std::sync::atomic::Ordering::Relaxed);
+    wait_for("all events consumed", Duration::from_secs(90), || {
+        consumed(&a) + consumed(&b) >= 20_000
+    });
+    assert!(
+        consumed(&a) > 0 && consumed(&b) > 0,
+        "both instances worked: {} + {}",
+        consumed(&a),
+        consumed(&b)
+    );
+    a.stop();
+    b.stop();
+    a.join().expect("a stops");
+    b.join().expect("b stops");
+
+    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(actions.len(), 1_982, "no action lost or repeated");
+    // exactly the actions one instance computes: the ids hash use case, customer and the
+    // event's topic/partition/offset, so equal sets mean the same decisions on the same events
+    let got: HashSet<String> = actions
+        .iter()
+        .filter_map(|a| a["action_id"].as_str().map(str::to_string))
+        .collect();
+    let want = offline_action_ids(&lines, |customer| murmur2_partition(customer.as_bytes(), PARTITIONS));
+    assert_eq!(got, want);
+}
+
+/// The Java client's default partitioner (librdkafka `murmur2_random` for keyed messages).
+fn murmur2_partition(key: &[u8], partitions: i32) -> i32 {
+    const M: u32 = 0x5bd1_e995;
+    let mut h: u32 = 0x9747_b28c ^ key.len() as u32;
+    let mut chunks = key.chunks_exact(4);
+    for chunk in &mut chunks {
+        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        k = k.wrapping_mul(M);
+        k ^= k >> 24;
+        k = k.wrapping_mul(M);
+        h = h.wrapping_mul(M);
+        h ^= k;
+    }
+    let rest = chunks.remainder();
+    if rest.len() >= 3 {
+        h ^= u32::from(rest[2]) << 16;
+    }
+    if rest.len() >= 2 {
+        h ^= u32::from(rest[1]) << 8;
+    }
+    if !rest.is_empty() {
+        h ^= u32::from(rest[0]);
+        h = h.wrapping_mul(M);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(M);
+    h ^= h >> 15;
+    ((h & 0x7fff_ffff) % partitions as u32) as i32
+}
+
+#[test]
+fn a_restart_on_the_same_state_directory_loses_and_repeats_nothing() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let state = tempfile::tempdir().expect("state dir");
+    let lines = bench_lines(20_000, 2_000);
+    let (first, second) = lines.split_at(10_000);
+
+    let engine = launch(config(&bootstrap, state.path(), "restart"));
+    wait_for("group join", Duration::from_secs(30), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    produce_lines(&bootstrap, first);
+    wait_for("first half consumed", Duration::from_secs(60), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 10_000
+    });
+    engine.stop();
+    let before = engine.join().expect("stops cleanly");
+    assert_eq!(before.counters.events, 10_000);
+
+    produce_lines(&bootstrap, second);
+    let engine = launch(config(&bootstrap, state.path(), "restart"));
+    wait_for("second half consumed", Duration::from_secs(60), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 10_000
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    engine.stop();
+    let after = engine.join().expect("stops cleanly");
+    assert_eq!(
+        after.counters.events, 10_000,
+        "the restarted engine read only what it had not processed"
+    );
+
+    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(
+        actions.len(),
+        1_982,
+        "state carried over: the same actions as one uninterrupted run"
+    );
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "no action repeated");
+}
