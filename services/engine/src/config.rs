@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 pub const ENV_PREFIX: &str = "REVENUE_ENGINE";
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     pub kafka: KafkaConfig,
@@ -98,20 +98,6 @@ pub struct LogConfig {
 pub enum LogFormat {
     Text,
     Json,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            kafka: KafkaConfig::default(),
-            input: InputConfig::default(),
-            output: OutputConfig::default(),
-            use_cases: UseCasesConfig::default(),
-            state: StateConfig::default(),
-            http: HttpConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
 }
 
 impl Default for KafkaConfig {
@@ -220,17 +206,10 @@ impl EngineConfig {
         // librdkafka property names use dots, which environment variable names cannot hold
         let prefix = format!("{ENV_PREFIX}__KAFKA__PROPERTIES__");
         let mut env = BTreeMap::new();
+        let mut env_properties = BTreeMap::new();
         for (name, value) in vars {
             if let Some(property) = name.strip_prefix(&prefix) {
-                builder = builder
-                    .set_override(
-                        format!("kafka.properties.{}", property.to_lowercase().replace('_', ".")),
-                        value,
-                    )
-                    .map_err(|e| ConfigError::Read {
-                        file: name.clone(),
-                        message: e.to_string(),
-                    })?;
+                env_properties.insert(property.to_lowercase().replace('_', "."), value);
             } else if name.starts_with(&format!("{ENV_PREFIX}__")) {
                 env.insert(name, value);
             }
@@ -248,7 +227,7 @@ impl EngineConfig {
             file: source_name.clone(),
             message: e.to_string(),
         })?;
-        let config: EngineConfig = serde_path_to_error::deserialize(merged).map_err(|err| {
+        let mut config: EngineConfig = serde_path_to_error::deserialize(merged).map_err(|err| {
             let key = err.path().to_string();
             ConfigError::Invalid {
                 source_name: source_name.clone(),
@@ -257,6 +236,7 @@ impl EngineConfig {
                 hint: "see the configuration reference in the README (deploy/config.example.yaml)".into(),
             }
         })?;
+        config.kafka.properties.extend(env_properties);
         config.check(&source_name)?;
         Ok(config)
     }

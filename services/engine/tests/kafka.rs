@@ -78,10 +78,16 @@ fn producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
 
 /// Produces JSON lines keyed by their customer id.
 fn produce_lines(bootstrap: &str, lines: &[String]) {
+    produce_keyed(bootstrap, lines, |line| {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
+        value["customer_id"].as_str().unwrap_or("").to_string()
+    });
+}
+
+fn produce_keyed(bootstrap: &str, lines: &[String], key_of: impl Fn(&str) -> String) {
     let producer = producer(bootstrap);
     for line in lines {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        let key = value["customer_id"].as_str().unwrap_or("").to_string();
+        let key = key_of(line);
         let mut record = BaseRecord::<String, String>::to(INPUT).key(&key).payload(line);
         loop {
             match producer.send(record) {
@@ -226,7 +232,12 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
     let cluster = cluster();
     let bootstrap = cluster.bootstrap_servers();
     let state = tempfile::tempdir().expect("state dir");
-    let engine = launch(config(&bootstrap, state.path(), "dlq"));
+    let mut dlq_config = config(&bootstrap, state.path(), "dlq");
+    dlq_config
+        .input
+        .schemas
+        .insert(1, repo().join("schemas/avro/behavioural-event.avsc"));
+    let engine = launch(dlq_config);
     wait_for("group join", Duration::from_secs(30), || {
         engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
     });
@@ -243,6 +254,7 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
             "missing_timestamp",
             r#"{"customer_id":"c-dlq","type":"page_view"}"#.to_string(),
         ),
+        // Confluent framing, schema id 1 (configured), a body that is not that record
         ("undecodable", "\u{0}\u{0}\u{0}\u{0}\u{1}garbage".to_string()),
         ("unknown_schema_id", "\u{0}\u{0}\u{0}\u{3}\u{e7}\u{2}abc".to_string()),
     ];
@@ -250,7 +262,7 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
     lines.extend(bad.iter().map(|(_, l)| l.clone()));
     lines.push(line(key, "email_click", 3));
     lines.push(line(key, "page_view", 4)); // third page view after a click: warm-up fires here
-    produce_lines(&bootstrap, &lines);
+    produce_keyed(&bootstrap, &lines, |_| key.to_string());
     // an event without any customer id: no key and no field
     let producer = producer(&bootstrap);
     let orphan = r#"{"type":"page_view","ts":7}"#;
