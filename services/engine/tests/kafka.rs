@@ -7,9 +7,11 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig};
+use revenue_engine_kafka::http::HttpServer;
 use revenue_engine_kafka::wire::{ActionEncoder, OutputFormat};
 use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
 use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,6 +123,18 @@ fn bench_lines(events: u32, customers: u32) -> Vec<String> {
         .collect()
 }
 
+fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+}
+
 struct Received {
     payload: Vec<u8>,
     key: Option<Vec<u8>>,
@@ -202,14 +216,49 @@ fn benchmark_20k_events_yield_exactly_the_reference_actions() {
     let cluster = cluster();
     let bootstrap = cluster.bootstrap_servers();
     let state = tempfile::tempdir().expect("state dir");
-    let engine = launch(config(&bootstrap, state.path(), "bench"));
-    wait_for("group join", Duration::from_secs(30), || {
-        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
-    });
-    produce_lines(&bootstrap, &bench_lines(20_000, 2_000));
-    wait_for("all events consumed", Duration::from_secs(60), || {
-        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
-    });
+    let config = config(&bootstrap, state.path(), "bench");
+    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let (metrics, status) = (Arc::new(Metrics::new()), Arc::new(Status::default()));
+    let http = HttpServer::start("127.0.0.1:0", metrics.clone(), status.clone()).expect("listener");
+    assert!(
+        http_get(http.addr, "/readyz").starts_with("HTTP/1.1 503"),
+        "not ready before joining"
+    );
+    let engine = start(config, set, metrics, status).expect("engine starts");
+    let joined = || engine.status.joined.load(std::sync::atomic::Ordering::Relaxed);
+    wait_for("group join", Duration::from_secs(30), joined);
+    assert!(http_get(http.addr, "/readyz").starts_with("HTTP/1.1 200"));
+    assert!(http_get(http.addr, "/healthz").starts_with("HTTP/1.1 200"));
+    let lines = bench_lines(20_000, 2_000);
+    produce_lines(&bootstrap, &lines);
+    let consumed = || engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000;
+    wait_for("all events consumed", Duration::from_secs(60), consumed);
+    std::thread::sleep(Duration::from_millis(600)); // one commit interval: metrics are published
+    let metrics_text = http_get(http.addr, "/metrics");
+    for expected in [
+        "revenue_engine_input_events_total{topic=\"events\"} 20000",
+        "revenue_engine_actions_total{channel=\"email\",use_case=\"funnel-benchmark\"} 1705",
+        "revenue_engine_actions_total{channel=\"telemarketing\",use_case=\"funnel-benchmark\"} 277",
+        "revenue_engine_use_case_evaluations_total{use_case=\"funnel-benchmark\"} 20000",
+        "revenue_engine_evaluation_duration_seconds_bucket",
+        "revenue_engine_partitions_assigned 8",
+        "revenue_engine_state_bytes",
+    ] {
+        assert!(
+            metrics_text.contains(expected),
+            "/metrics lacks {expected}:\n{metrics_text}"
+        );
+    }
+    // labels come from bounded sets: no customer id appears anywhere
+    let customers: HashSet<String> = lines
+        .iter()
+        .filter_map(|l| l.split('"').nth(3).map(str::to_string))
+        .collect();
+    assert!(customers.len() > 1_000);
+    assert!(
+        !customers.iter().any(|c| metrics_text.contains(c.as_str())),
+        "a customer id leaked into /metrics"
+    );
     engine.stop();
     let report = engine.join().expect("engine stops cleanly");
     assert_eq!(report.counters.events, 20_000);

@@ -1,0 +1,121 @@
+//! `revenue-engine run`: a real process against a Kafka-protocol broker (the mock cluster,
+//! started here), ready on /readyz, and a clean exit 0 on SIGTERM.
+
+use rdkafka::mocking::MockCluster;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect(addr).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+#[test]
+fn run_serves_health_and_stops_cleanly_on_sigterm() {
+    let cluster = MockCluster::new(1).expect("mock cluster");
+    for topic in ["events.behaviour", "events.transactions"] {
+        cluster.create_topic(topic, 4, 1).expect("topic");
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kafka:\n  bootstrap_servers: {}\n  group_id: run-test\nstate:\n  dir: {}\nuse_cases:\n  dir: {}\nhttp:\n  listen: {listen}\nlog:\n  format: json\n",
+            cluster.bootstrap_servers(),
+            dir.path().join("state").display(),
+            repo().join("usecases/reference").display()
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let started = Instant::now();
+    loop {
+        let ready = http_get(&listen, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"));
+        if ready {
+            break;
+        }
+        assert!(child.try_wait().expect("status").is_none(), "engine exited early");
+        assert!(started.elapsed() < Duration::from_secs(30), "not ready in 30 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http_get(&listen, "/metrics").unwrap_or_default();
+    assert!(metrics.contains("revenue_engine_partitions_assigned 8"), "{metrics}");
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("status") {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(30),
+            "no exit 30 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut logs)
+        .expect("logs");
+    assert!(status.success(), "exit {status:?}\n{logs}");
+    assert!(logs.contains("engine stopped cleanly"), "{logs}");
+    // JSON logs: every line is a JSON object
+    assert!(
+        logs.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{logs}"
+    );
+}
+
+#[test]
+fn run_refuses_a_bad_configuration_naming_the_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "kafka:\n  bootstrap_server: typo:9092\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
+        .args(["run", "--config"])
+        .arg(&config)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bootstrap_server") && stderr.contains("unknown field"),
+        "{stderr}"
+    );
+}
