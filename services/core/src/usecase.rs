@@ -81,6 +81,20 @@ pub struct UseCaseSet {
     pub checksum: String,
 }
 
+impl UseCaseSet {
+    /// Every topic a tier of this set produces to, sorted, once each.
+    pub fn action_topics(&self) -> Vec<&str> {
+        let mut topics: Vec<&str> = self
+            .use_cases
+            .iter()
+            .flat_map(|uc| uc.tiers.iter().map(|t| t.topic.as_ref()))
+            .collect();
+        topics.sort_unstable();
+        topics.dedup();
+        topics
+    }
+}
+
 fn checksum(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }

@@ -13,14 +13,8 @@ fn dump() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = std::env::temp_dir().join("revenue-engine-bench-1m.jsonl");
     if !path.exists() {
-        let status = std::process::Command::new("python3")
-            .arg(repo.join("../shared/bench/gen_events.py"))
-            .args(["--no-produce", "--dump"])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("python3 runs gen_events.py");
-        assert!(status.success());
+        eprintln!("writing the 1M-event workload to {} …", path.display());
+        revenue_offline::workload::write(&repo, &path, 1_000_000, 100_000).expect("gen_events.py writes the workload");
     }
     path
 }

@@ -54,7 +54,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     for topic in [BEHAVIOUR_TOPIC, TRANSACTION_TOPIC] {
         cluster.create_topic(topic, 4, 1)?;
     }
-    let action_topics = action_topics(&set);
+    let action_topics: Vec<String> = set.action_topics().into_iter().map(str::to_string).collect();
     for topic in action_topics.iter().map(String::as_str).chain([DEAD_LETTER_TOPIC]) {
         cluster.create_topic(topic, 1, 1)?;
     }
@@ -146,17 +146,6 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     Ok(report)
 }
 
-fn action_topics(set: &UseCaseSet) -> Vec<String> {
-    let mut topics: Vec<String> = set
-        .use_cases
-        .iter()
-        .flat_map(|uc| uc.tiers.iter().map(|t| t.topic.to_string()))
-        .collect();
-    topics.sort();
-    topics.dedup();
-    topics
-}
-
 fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyhow::Result<u64> {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -178,7 +167,7 @@ fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyh
             Stream::Behaviour => BEHAVIOUR_TOPIC,
             Stream::Transaction => TRANSACTION_TOPIC,
         };
-        send(&producer, topic, event.customer_id.as_bytes(), event.json.as_bytes());
+        send(&producer, topic, event.customer_id.as_bytes(), event.json.as_bytes())?;
         count += 1;
         produced.store(count, Ordering::Relaxed);
         // pace: `rate` events per second
@@ -188,7 +177,7 @@ fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyh
         }
     }
     for (key, payload) in BAD_EVENTS {
-        send(&producer, BEHAVIOUR_TOPIC, key.as_bytes(), payload.as_bytes());
+        send(&producer, BEHAVIOUR_TOPIC, key.as_bytes(), payload.as_bytes())?;
         count += 1;
         produced.store(count, Ordering::Relaxed);
     }
@@ -196,12 +185,16 @@ fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyh
     Ok(count)
 }
 
-fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &[u8], payload: &[u8]) {
-    let mut record = BaseRecord::to(topic).key(key).payload(payload);
-    while let Err((_, returned)) = producer.send(record) {
-        record = returned;
-        std::thread::sleep(Duration::from_millis(1));
-    }
+fn send(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    key: &[u8],
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    Ok(crate::produce::send_when_queued(
+        producer,
+        BaseRecord::to(topic).key(key).payload(payload),
+    )?)
 }
 
 fn print_report(

@@ -718,23 +718,13 @@ impl Worker {
 /// deliveries, so the next checkpoint refuses to commit past them.
 fn send<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
     producer: &ThreadedProducer<ProducerCtx>,
-    mut record: BaseRecord<'_, K, P>,
+    record: BaseRecord<'_, K, P>,
 ) {
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
-                record = returned;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            Err((e, _)) => {
-                let log = &producer.context().log;
-                log.failed.fetch_add(1, Ordering::Relaxed);
-                if let Ok(mut last) = log.last_error.lock() {
-                    *last = Some(e.to_string());
-                }
-                return;
-            }
+    if let Err(e) = crate::produce::send_when_queued(producer, record) {
+        let log = &producer.context().log;
+        log.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = log.last_error.lock() {
+            *last = Some(e.to_string());
         }
     }
 }

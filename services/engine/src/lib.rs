@@ -7,6 +7,7 @@ pub mod engine;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod produce;
 pub mod store;
 pub mod throughput;
 pub mod wire;

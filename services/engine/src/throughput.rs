@@ -5,6 +5,7 @@
 //! side consumes and never runs more than `max_lag` events ahead; every count is checked.
 
 use crate::config::{CustomerIdSource, EngineConfig};
+use crate::produce::send_when_queued;
 use crate::wire::OutputFormat;
 use crate::{start, Metrics, Status};
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -62,14 +63,25 @@ fn feed(bootstrap: &str, topic: &str, lines: &[Vec<u8>], keys: &[Vec<u8>], consu
         while i as u64 > consumed.load(Ordering::Relaxed) + MAX_LAG {
             std::thread::sleep(Duration::from_millis(1));
         }
-        let mut record = BaseRecord::to(topic).key(key.as_slice()).payload(line.as_slice());
-        while let Err((_, returned)) = producer.send(record) {
-            record = returned;
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        send_when_queued(
+            &producer,
+            BaseRecord::to(topic).key(key.as_slice()).payload(line.as_slice()),
+        )?;
     }
     producer.flush(Duration::from_secs(60))?;
     Ok(())
+}
+
+/// Feeds the `events` topic from another thread, following the measured side's progress.
+fn spawn_feeder(
+    bootstrap: &str,
+    payloads: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+    consumed: &Arc<AtomicU64>,
+) -> std::thread::JoinHandle<anyhow::Result<()>> {
+    let consumed = consumed.clone();
+    let bootstrap = bootstrap.to_string();
+    std::thread::spawn(move || feed(&bootstrap, "events", &payloads, &keys, &consumed))
 }
 
 /// Splits JSON lines into payloads and their `customer_id` keys.
@@ -105,11 +117,7 @@ pub fn passthrough(lines: &[String]) -> anyhow::Result<Measured> {
     while consumer.assignment().map(|a| a.count()).unwrap_or(0) == 0 && joined.elapsed() < Duration::from_secs(30) {
         let _ = consumer.poll(Duration::from_millis(50));
     }
-    let feeder = {
-        let consumed = consumed.clone();
-        let bootstrap = bootstrap.clone();
-        std::thread::spawn(move || feed(&bootstrap, "events", &payloads, &keys, &consumed))
-    };
+    let feeder = spawn_feeder(&bootstrap, payloads, keys, &consumed);
     let total = lines.len() as u64;
     let mut started = None;
     let deadline = Instant::now() + Duration::from_secs(600);
@@ -123,10 +131,7 @@ pub fn passthrough(lines: &[String]) -> anyhow::Result<Measured> {
         if let Some(key) = message.key() {
             record = record.key(key);
         }
-        while let Err((_, returned)) = producer.send(record) {
-            record = returned;
-            std::thread::sleep(Duration::from_micros(100));
-        }
+        send_when_queued(&producer, record)?;
         count += 1;
         consumed.store(count, Ordering::Relaxed);
     }
@@ -151,14 +156,8 @@ pub fn engine(lines: &[String], set: Arc<UseCaseSet>, state_dir: &std::path::Pat
     let cluster = MockCluster::new(1)?;
     let bootstrap = cluster.bootstrap_servers();
     cluster.create_topic("events", PARTITIONS, 1)?;
-    let mut topics: Vec<String> = set
-        .use_cases
-        .iter()
-        .flat_map(|uc| uc.tiers.iter().map(|t| t.topic.to_string()))
-        .collect();
-    topics.sort();
-    topics.dedup();
-    for topic in &topics {
+    let topics = set.action_topics();
+    for topic in topics {
         cluster.create_topic(topic, PARTITIONS, 1)?;
     }
     cluster.create_topic("dead-letters", 1, 1)?;
@@ -178,11 +177,7 @@ pub fn engine(lines: &[String], set: Arc<UseCaseSet>, state_dir: &std::path::Pat
     }
     let (payloads, keys) = keyed(lines);
     let consumed = Arc::new(AtomicU64::new(0));
-    let feeder = {
-        let consumed = consumed.clone();
-        let bootstrap = bootstrap.clone();
-        std::thread::spawn(move || feed(&bootstrap, "events", &payloads, &keys, &consumed))
-    };
+    let feeder = spawn_feeder(&bootstrap, payloads, keys, &consumed);
     let total = lines.len() as u64;
     let mut started = None;
     let deadline = Instant::now() + Duration::from_secs(600);

@@ -107,15 +107,7 @@ fn produce_keyed(bootstrap: &str, lines: &[String], key_of: impl Fn(&str) -> Str
 fn bench_lines(events: u32, customers: u32) -> Vec<String> {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("events.jsonl");
-    let status = std::process::Command::new("python3")
-        .arg(repo().join("../shared/bench/gen_events.py"))
-        .args(["--no-produce", "--dump"])
-        .arg(&out)
-        .args(["-n", &events.to_string(), "--customers", &customers.to_string()])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("python3 runs");
-    assert!(status.success());
+    revenue_offline::workload::write(&repo(), &out, events.into(), customers.into()).expect("workload written");
     std::fs::read_to_string(&out)
         .expect("read")
         .lines()

@@ -5,7 +5,6 @@ use revenue_core::Mode;
 use revenue_offline::{load_dir, replay, ReplayOptions};
 use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 const EXPECTED_ACTIONS: u64 = 97_232;
@@ -21,14 +20,7 @@ fn dump() -> PathBuf {
     let path = target.join("bench-events-1m.jsonl");
     if !path.exists() {
         eprintln!("writing the 1M-event workload to {} …", path.display());
-        let status = Command::new("python3")
-            .arg(repo.join("../shared/bench/gen_events.py"))
-            .args(["--no-produce", "--dump"])
-            .arg(&path)
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("python3 runs gen_events.py");
-        assert!(status.success(), "gen_events.py failed");
+        revenue_offline::workload::write(&repo, &path, 1_000_000, 100_000).expect("gen_events.py writes the workload");
     }
     path
 }

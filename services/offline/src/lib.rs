@@ -4,6 +4,7 @@
 pub mod load;
 pub mod replay;
 pub mod synthetic;
+pub mod workload;
 
 pub use load::{load_dir, read_dir_files, LoadError};
 pub use replay::{replay, ReplayOptions, ReplaySummary};
