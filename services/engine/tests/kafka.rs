@@ -264,6 +264,39 @@ fn benchmark_20k_events_yield_exactly_the_reference_actions() {
     assert_eq!(ids.len(), 1_982, "action ids are unique");
 }
 
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// An Avro record in the Confluent framing: magic 0, the schema id, the body.
+fn avro_event(id: u32, schema: &str, customer: &str, kind: &str, ts: i64, amount: Option<&str>) -> Vec<u8> {
+    use apache_avro::types::Value;
+    let schema = apache_avro::Schema::parse_str(&std::fs::read_to_string(repo().join(schema)).expect("schema file"))
+        .expect("schema");
+    let apache_avro::Schema::Record(record) = &schema else {
+        panic!("a record schema")
+    };
+    let fields = record
+        .fields
+        .iter()
+        .map(|f| {
+            let value = match f.name.as_str() {
+                "customer_id" => Value::String(customer.into()),
+                "type" => Value::String(kind.into()),
+                "ts" if matches!(f.schema, apache_avro::Schema::TimestampMillis) => Value::TimestampMillis(ts),
+                "ts" => Value::Long(ts),
+                "amount" if amount.is_some() => Value::String(amount.unwrap_or_default().into()),
+                _ => Value::Union(0, Box::new(Value::Null)),
+            };
+            (f.name.clone(), value)
+        })
+        .collect();
+    let mut framed = vec![0u8];
+    framed.extend_from_slice(&id.to_be_bytes());
+    framed.extend(apache_avro::to_avro_datum(&schema, Value::Record(fields)).expect("encodes"));
+    framed
+}
+
 fn line(customer: &str, kind: &str, ts: i64) -> String {
     format!(r#"{{"customer_id":"{customer}","type":"{kind}","ts":{ts},"amount":0.0,"product":"p1"}}"#)
 }
@@ -278,6 +311,7 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         .input
         .schemas
         .insert(1, repo().join("schemas/avro/behavioural-event.avsc"));
+    dlq_config.input.schemas.insert(9, fixture("mismatched-event.avsc"));
     let engine = launch(dlq_config);
     wait_for("group join", Duration::from_secs(30), || {
         engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
@@ -299,13 +333,34 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         ("undecodable", "\u{0}\u{0}\u{0}\u{0}\u{1}garbage".to_string()),
         ("unknown_schema_id", "\u{0}\u{0}\u{0}\u{3}\u{e7}\u{2}abc".to_string()),
     ];
-    let mut lines = vec![line(key, "page_view", 1), line(key, "page_view", 2)];
+    // the second page view comes as Avro (Confluent framing, schema id 1): both formats mix
+    let avro_view = avro_event(1, "schemas/avro/behavioural-event.avsc", key, "page_view", 2, None);
+    let mut lines = vec![line(key, "page_view", 1)];
     lines.extend(bad.iter().map(|(_, l)| l.clone()));
-    lines.push(line(key, "email_click", 3));
-    lines.push(line(key, "page_view", 4)); // third page view after a click: warm-up fires here
     produce_keyed(&bootstrap, &lines, |_| key.to_string());
-    // an event without any customer id: no key and no field
+    // binary payloads: the Avro page view and an Avro event whose schema mismatches the catalog
+    let mismatched = avro_event(
+        9,
+        "services/engine/tests/fixtures/mismatched-event.avsc",
+        key,
+        "purchase",
+        3,
+        Some("12.50"),
+    );
     let producer = producer(&bootstrap);
+    for payload in [&avro_view, &mismatched] {
+        producer
+            .send(BaseRecord::<str, [u8]>::to(INPUT).key(key).payload(payload.as_slice()))
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    produce_keyed(
+        &bootstrap,
+        &[line(key, "email_click", 3), line(key, "page_view", 4)],
+        |_| key.to_string(),
+    );
+    // an event without any customer id: no key and no field
     let orphan = r#"{"type":"page_view","ts":7}"#;
     producer
         .send(BaseRecord::<(), str>::to(INPUT).payload(orphan))
@@ -313,15 +368,25 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         .expect("send");
     producer.flush(Duration::from_secs(10)).expect("flush");
 
-    let expected_in = lines.len() as u64 + 1;
+    let expected_in = lines.len() as u64 + 2 + 2 + 1;
     wait_for("all events consumed", Duration::from_secs(60), || {
         engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= expected_in
     });
     engine.stop();
     let report = engine.join().expect("engine stops cleanly");
 
-    let dead = read_all(&bootstrap, &[DEAD_LETTERS], bad.len() + 1);
-    assert_eq!(dead.len(), bad.len() + 1);
+    let dead = read_all(&bootstrap, &[DEAD_LETTERS], bad.len() + 2);
+    assert_eq!(dead.len(), bad.len() + 2);
+    let mismatch = dead
+        .iter()
+        .find(|d| d.payload == mismatched)
+        .expect("schema mismatch dead-lettered");
+    assert_eq!(mismatch.headers["reason"], "schema_mismatch");
+    assert!(
+        mismatch.headers["error"].contains("amount"),
+        "{}",
+        mismatch.headers["error"]
+    );
     for (reason, payload) in &bad {
         let letter = dead
             .iter()
@@ -339,9 +404,10 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         .find(|d| d.payload == orphan.as_bytes())
         .expect("orphan dead-lettered");
     assert_eq!(orphan_letter.headers["reason"], "missing_customer_id");
-    assert_eq!(report.dead_letters.values().sum::<u64>(), bad.len() as u64 + 1);
+    assert_eq!(report.dead_letters.values().sum::<u64>(), bad.len() as u64 + 2);
 
-    // the good events behind the bad ones were processed: the warm-up action exists
+    // the good events behind the bad ones, JSON and Avro, were processed: the third page view
+    // after a click triggers the warm-up
     let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1));
     assert_eq!(actions.len(), 1);
     assert_eq!(actions[0]["customer_id"], key);
