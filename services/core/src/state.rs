@@ -7,6 +7,7 @@ use crate::event::Event;
 use crate::expr::Val;
 use crate::expr::{VarRef, Vars};
 use crate::spec::FeatureKind;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// One aggregate per window bucket, oldest first.
@@ -52,9 +53,10 @@ pub struct CustomerState {
     /// Latest event time seen for this customer: the end of every window.
     pub clock: i64,
     /// One state per catalog feature, in catalog order.
-    pub features: Vec<FeatureState>,
+    /// Inline for small catalogs: a customer's state is one allocation, one cache miss less.
+    pub features: SmallVec<[FeatureState; 6]>,
     /// (use case + tier key, event time of the last action) for re-trigger policies.
-    pub fired: Vec<(u64, i64)>,
+    pub fired: SmallVec<[(u64, i64); 2]>,
 }
 
 impl CustomerState {
@@ -62,7 +64,7 @@ impl CustomerState {
         CustomerState {
             clock: i64::MIN,
             features: catalog.features.iter().map(FeatureState::empty).collect(),
-            fired: Vec::new(),
+            fired: SmallVec::new(),
         }
     }
 
