@@ -28,6 +28,8 @@ enum Command {
     Run(cmd::run::Args),
     /// The whole loop on an embedded broker with synthetic B2B data; ends by itself.
     Demo(cmd::demo::Args),
+    /// Measure the standard workload: pass-through, engine, replay, memory, latency.
+    Bench(cmd::bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,6 +40,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => cmd::schema::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,7 @@
 //! Revenue Engine's streaming engine: a Kafka consumer group with per-partition RocksDB state,
 //! evaluating the use cases of `revenue-core` and producing actions.
 
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod engine;
@@ -9,7 +10,7 @@ pub mod logging;
 pub mod metrics;
 pub mod produce;
 pub mod store;
-pub mod throughput;
+
 pub mod wire;
 
 pub use config::EngineConfig;

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     revenue_engine_kafka::logging::init(&revenue_engine_kafka::config::LogConfig {
         format: revenue_engine_kafka::config::LogFormat::Text,
-        level: "warn".into(),
+        level: "warn,librdkafka=error".into(),
     });
     demo::run(DemoOptions {
         use_cases: args.use_cases,
