@@ -33,7 +33,7 @@ fn free_port() -> u16 {
 #[test]
 fn run_serves_health_and_stops_cleanly_on_sigterm() {
     let cluster = MockCluster::new(1).expect("mock cluster");
-    for topic in ["events.behaviour", "events.transactions"] {
+    for topic in ["events.behaviour", "events.transactions", "run-test.state-changelog"] {
         cluster.create_topic(topic, 4, 1).expect("topic");
     }
     let dir = tempfile::tempdir().expect("temp dir");

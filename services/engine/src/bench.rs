@@ -533,6 +533,7 @@ pub fn engine(
     let mut config = EngineConfig::default();
     config.kafka.bootstrap_servers = broker.bootstrap.clone();
     config.kafka.group_id = format!("{input}-group");
+    broker.ensure_topic(&config.state.changelog_topic_for(&config.kafka.group_id), PARTITIONS)?;
     config.kafka.input_topics = vec![input.clone()];
     config.kafka.dead_letter_topic = dead;
     config.kafka.customer_id = CustomerIdSource::Key;

@@ -76,6 +76,23 @@ pub struct StateConfig {
     pub cache_customers: usize,
     /// How often actions are flushed, state is written and offsets are committed.
     pub commit_interval_ms: u64,
+    /// Also write state changes to a compacted changelog topic, restored from on assignment.
+    pub changelog: bool,
+    /// Changelog topic name; empty: `<kafka.group_id>.state-changelog`.
+    pub changelog_topic: String,
+    /// Replication factor when the engine creates the changelog (-1: the broker's default).
+    pub changelog_replication: i32,
+}
+
+impl StateConfig {
+    /// The changelog topic of a consumer group.
+    pub fn changelog_topic_for(&self, group_id: &str) -> String {
+        if self.changelog_topic.is_empty() {
+            format!("{group_id}.state-changelog")
+        } else {
+            self.changelog_topic.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -146,6 +163,9 @@ impl Default for StateConfig {
             dir: PathBuf::from("state"),
             cache_customers: 200_000,
             commit_interval_ms: 1_000,
+            changelog: true,
+            changelog_topic: String::new(),
+            changelog_replication: -1,
         }
     }
 }

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 pub const BEHAVIOUR_TOPIC: &str = "events.behaviour";
 pub const TRANSACTION_TOPIC: &str = "events.transactions";
 pub const DEAD_LETTER_TOPIC: &str = "revenue-engine.dead-letters";
+const DEMO_GROUP: &str = "revenue-engine-demo";
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -58,6 +59,8 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     for topic in action_topics.iter().map(String::as_str).chain([DEAD_LETTER_TOPIC]) {
         cluster.create_topic(topic, 1, 1)?;
     }
+    // the mock cluster has no admin API to create topics: the changelog is made here
+    cluster.create_topic(&format!("{DEMO_GROUP}.state-changelog"), 4, 1)?;
     println!("Revenue Engine demo");
     println!("  embedded Kafka broker (librdkafka mock cluster): {bootstrap}");
     println!(
@@ -72,7 +75,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     let state = tempfile::tempdir()?;
     let mut config = EngineConfig::default();
     config.kafka.bootstrap_servers = bootstrap.clone();
-    config.kafka.group_id = "revenue-engine-demo".into();
+    config.kafka.group_id = DEMO_GROUP.into();
     config.kafka.input_topics = vec![BEHAVIOUR_TOPIC.into(), TRANSACTION_TOPIC.into()];
     config.kafka.dead_letter_topic = DEAD_LETTER_TOPIC.into();
     config.kafka.customer_id = CustomerIdSource::Key;

@@ -39,6 +39,8 @@ pub enum EngineError {
     Schemas(#[from] WireError),
     #[error("{0}")]
     Topology(String),
+    #[error(transparent)]
+    Changelog(#[from] crate::changelog::ChangelogError),
 }
 
 /// What the engine is doing, shared with the HTTP listener and the demo.
@@ -50,6 +52,8 @@ pub struct Status {
     pub partitions: AtomicUsize,
     pub joined: AtomicBool,
     pub stopping: AtomicBool,
+    /// Partitions restoring their state from the changelog right now.
+    pub restoring: AtomicUsize,
     heartbeat_ms: AtomicI64,
 }
 
@@ -74,6 +78,8 @@ impl Status {
             Some("shutting down")
         } else if !self.joined.load(Ordering::Relaxed) {
             Some("not yet a member of the consumer group")
+        } else if self.restoring.load(Ordering::Relaxed) > 0 {
+            Some("restoring state from the changelog")
         } else {
             None
         }
@@ -112,6 +118,9 @@ struct Task {
 struct DeliveryLog {
     failed: AtomicU64,
     last_error: Mutex<Option<String>>,
+    /// The changelog topic, and the next offset after the last acknowledged record per partition.
+    changelog: Option<String>,
+    changelog_next: Mutex<rustc_hash::FxHashMap<i32, i64>>,
 }
 
 struct ProducerCtx {
@@ -124,6 +133,14 @@ impl ProducerContext for ProducerCtx {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
+        if let (Ok(message), Some(changelog)) = (result, &self.log.changelog) {
+            if message.topic() == changelog {
+                if let Ok(mut next) = self.log.changelog_next.lock() {
+                    let entry = next.entry(message.partition()).or_insert(0);
+                    *entry = (*entry).max(message.offset() + 1);
+                }
+            }
+        }
         if let Err((err, _)) = result {
             self.log.failed.fetch_add(1, Ordering::Relaxed);
             if let Ok(mut last) = self.log.last_error.lock() {
@@ -142,6 +159,9 @@ struct Worker {
     producer: ThreadedProducer<ProducerCtx>,
     delivery: Arc<DeliveryLog>,
     tasks: Vec<Task>,
+    /// Assign-only consumer that reads the changelog during restores.
+    restorer: Option<BaseConsumer>,
+    changelog: Option<Arc<str>>,
     counters: Counters,
     published: Counters,
     dead_letters: BTreeMap<&'static str, u64>,
@@ -268,7 +288,14 @@ pub fn start(
     let decoder = InputDecoder::new(config.input.format, Some(resolver));
     let encoder = ActionEncoder::new(config.output.format, config.output.action_schema_id);
 
-    let delivery = Arc::new(DeliveryLog::default());
+    let changelog = config
+        .state
+        .changelog
+        .then(|| config.state.changelog_topic_for(&config.kafka.group_id));
+    let delivery = Arc::new(DeliveryLog {
+        changelog: changelog.clone(),
+        ..DeliveryLog::default()
+    });
     let producer: ThreadedProducer<ProducerCtx> = kafka_config(&config)
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -276,6 +303,16 @@ pub fn start(
         .set("message.timeout.ms", "120000")
         .create_with_context(ProducerCtx { log: delivery.clone() })?;
 
+    let restorer: Option<BaseConsumer> = match &changelog {
+        Some(_) => Some(
+            kafka_config(&config)
+                .set("group.id", format!("{}.restore", config.kafka.group_id))
+                .set("enable.auto.commit", "false")
+                .set("fetch.queue.backoff.ms", "1")
+                .create()?,
+        ),
+        None => None,
+    };
     let consumer: BaseConsumer<EngineContext> = kafka_config(&config)
         .set("group.id", &config.kafka.group_id)
         .set("enable.auto.commit", "false")
@@ -295,6 +332,8 @@ pub fn start(
                 producer,
                 delivery,
                 tasks: Vec::new(),
+                restorer,
+                changelog: changelog.as_deref().map(Arc::from),
                 dead_letters: BTreeMap::new(),
                 events_by_topic: BTreeMap::new(),
                 config: config.clone(),
@@ -306,7 +345,11 @@ pub fn start(
             }),
         })?;
     let topics: Vec<&str> = config.kafka.input_topics.iter().map(String::as_str).collect();
-    check_co_partitioned(&consumer, &topics)?;
+    let partitions = check_co_partitioned(&consumer, &topics)?;
+    if let Some(topic) = &changelog {
+        let replication = config.state.changelog_replication;
+        crate::changelog::ensure_topic(&consumer, &kafka_config(&config), topic, partitions, replication)?;
+    }
     consumer.subscribe(&topics)?;
     status.beat();
 
@@ -328,7 +371,7 @@ pub fn start(
 
 /// Input topics share one store per partition number, so they must have the same partition
 /// count (and the producers the same key partitioner): refuse to start otherwise.
-fn check_co_partitioned<C: ConsumerContext>(consumer: &BaseConsumer<C>, topics: &[&str]) -> Result<(), EngineError> {
+fn check_co_partitioned<C: ConsumerContext>(consumer: &BaseConsumer<C>, topics: &[&str]) -> Result<usize, EngineError> {
     let mut counts = Vec::new();
     for topic in topics {
         let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(15))?;
@@ -353,7 +396,7 @@ fn check_co_partitioned<C: ConsumerContext>(consumer: &BaseConsumer<C>, topics: 
             listed.join(", ")
         )));
     }
-    Ok(())
+    Ok(counts.first().map(|(_, n)| *n).unwrap_or(0))
 }
 
 fn run_loop(
@@ -410,8 +453,7 @@ impl Worker {
             let index = match self.tasks.iter().position(|t| t.partition == partition) {
                 Some(index) => index,
                 None => {
-                    let store =
-                        PartitionStore::open(&self.config.state.dir, partition, self.config.state.cache_customers)?;
+                    let store = self.open_store(partition)?;
                     self.tasks.push(Task {
                         partition,
                         store,
@@ -438,6 +480,30 @@ impl Worker {
             });
         }
         Ok(())
+    }
+
+    /// Opens a partition's store and, with a changelog, brings it up to date from it first.
+    fn open_store(&mut self, partition: i32) -> Result<PartitionStore, EngineError> {
+        let root = self.config.state.dir.clone();
+        let store = PartitionStore::open(&root, partition, self.config.state.cache_customers)?;
+        let (Some(restorer), Some(topic)) = (&self.restorer, &self.changelog) else {
+            return Ok(store);
+        };
+        self.status.restoring.fetch_add(1, Ordering::Relaxed);
+        self.metrics.restore_partitions.inc();
+        let metrics = self.metrics.clone();
+        let mut reported = 0u64;
+        let result = crate::changelog::restore(restorer, topic, partition, store, &root, |records| {
+            metrics.restore_records.inc_by(records - reported);
+            reported = records;
+        });
+        self.metrics.restore_partitions.dec();
+        self.status.restoring.fetch_sub(1, Ordering::Relaxed);
+        let (store, restored) = result?;
+        if restored.records > 0 {
+            self.metrics.restore_seconds.observe(restored.seconds);
+        }
+        Ok(store)
     }
 
     fn release_partitions<C: ConsumerContext>(
@@ -606,6 +672,34 @@ impl Worker {
     /// Acknowledged actions, then state with offsets in one batch per partition, then the commit.
     fn checkpoint<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, sync: bool) -> Result<(), EngineError> {
         let started = Instant::now();
+        // 1. the changed state goes to the changelog (with the offsets it reflects) …
+        let mut pending = Vec::new();
+        for (index, task) in self.tasks.iter_mut().enumerate().filter(|(_, t)| t.dirty) {
+            let offsets: Vec<(&str, i64)> = task
+                .inputs
+                .iter()
+                .filter_map(|i| i.next_offset.map(|next| (i.topic.as_ref(), next)))
+                .collect();
+            let changes = task.store.take_changes(&self.set.catalog);
+            if let Some(changelog) = &self.changelog {
+                for (customer, bytes) in &changes {
+                    let record = BaseRecord::to(changelog)
+                        .partition(task.partition)
+                        .key(customer.as_bytes())
+                        .payload(bytes.as_slice());
+                    send(&self.producer, record);
+                }
+                let encoded = crate::changelog::encode_offsets(&offsets);
+                let record = BaseRecord::to(changelog)
+                    .partition(task.partition)
+                    .key(crate::changelog::INPUT_OFFSETS_KEY)
+                    .payload(encoded.as_slice());
+                send(&self.producer, record);
+            }
+            task.dirty = false;
+            pending.push((index, changes));
+        }
+        // 2. … every action, dead letter and changelog record is acknowledged …
         self.producer.flush(Timeout::After(Duration::from_secs(120)))?;
         let failed = self.delivery.failed.load(Ordering::Relaxed);
         if failed > 0 {
@@ -620,21 +714,35 @@ impl Worker {
                 "{failed} message(s) failed, last: {last}"
             )));
         }
-        let mut tpl = TopicPartitionList::new();
-        let mut bytes = 0u64;
-        let mut cached = 0usize;
-        for task in &mut self.tasks {
+        // 3. … then local state, input offsets and changelog position in one batch per partition …
+        let changelog_next = self
+            .delivery
+            .changelog_next
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default();
+        for (index, changes) in pending {
+            let task = &mut self.tasks[index];
             let offsets: Vec<(&str, i64)> = task
                 .inputs
                 .iter()
                 .filter_map(|i| i.next_offset.map(|next| (i.topic.as_ref(), next)))
                 .collect();
-            if task.dirty {
-                task.store.checkpoint(&self.set.catalog, &offsets)?;
-                task.dirty = false;
-            }
-            for (topic, next) in offsets {
-                tpl.add_partition_offset(topic, task.partition, Offset::Offset(next))?;
+            let position = self
+                .changelog
+                .as_ref()
+                .and_then(|_| changelog_next.get(&task.partition).copied());
+            task.store.write(&changes, &offsets, position)?;
+        }
+        // 4. … and last the offsets are committed to the group
+        let mut tpl = TopicPartitionList::new();
+        let mut bytes = 0u64;
+        let mut cached = 0usize;
+        for task in &self.tasks {
+            for input in &task.inputs {
+                if let Some(next) = input.next_offset {
+                    tpl.add_partition_offset(&input.topic, task.partition, Offset::Offset(next))?;
+                }
             }
             bytes += task.store.approximate_bytes();
             cached += task.store.cached_customers();

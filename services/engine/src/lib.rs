@@ -2,6 +2,7 @@
 //! evaluating the use cases of `revenue-core` and producing actions.
 
 pub mod bench;
+pub mod changelog;
 pub mod config;
 pub mod demo;
 pub mod engine;

@@ -21,6 +21,9 @@ pub struct Metrics {
     pub state_bytes: IntGauge,
     pub state_cached_customers: IntGauge,
     pub state_corrupt_values: IntCounter,
+    pub restore_records: IntCounter,
+    pub restore_seconds: Histogram,
+    pub restore_partitions: IntGauge,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -154,6 +157,22 @@ impl Metrics {
                 &r,
                 "revenue_engine_state_corrupt_values_total",
                 "Stored states that could not be decoded and were reset.",
+            ),
+            restore_records: counter(
+                &r,
+                "revenue_engine_restore_records_total",
+                "Changelog records applied while restoring state.",
+            ),
+            restore_seconds: histogram(
+                &r,
+                "revenue_engine_restore_duration_seconds",
+                "Time to restore one partition's state from the changelog.",
+                vec![0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0],
+            ),
+            restore_partitions: gauge(
+                &r,
+                "revenue_engine_restore_partitions",
+                "Partitions restoring their state now.",
             ),
             registry: r,
         }

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 const META_CF: &str = "meta";
 const NEXT_OFFSET_PREFIX: &str = "next_offset/";
+const CHANGELOG_NEXT_KEY: &str = "changelog_next";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -82,11 +83,19 @@ impl PartitionStore {
 
     /// The next offset of `topic` the stored state has not seen, if anything was ever stored.
     pub fn next_offset(&self, topic: &str) -> Result<Option<i64>, StoreError> {
+        self.meta_i64(format!("{NEXT_OFFSET_PREFIX}{topic}").as_bytes())
+    }
+
+    /// The next changelog offset the local state reflects, if it was ever written or restored.
+    pub fn changelog_next(&self) -> Result<Option<i64>, StoreError> {
+        self.meta_i64(CHANGELOG_NEXT_KEY.as_bytes())
+    }
+
+    fn meta_i64(&self, key: &[u8]) -> Result<Option<i64>, StoreError> {
         let meta = self
             .db
             .cf_handle(META_CF)
             .ok_or_else(|| self.error("column family `meta` missing"))?;
-        let key = format!("{NEXT_OFFSET_PREFIX}{topic}");
         let value = self.db.get_pinned_cf(meta, key).map_err(|e| self.error(e))?;
         Ok(value
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
@@ -132,34 +141,102 @@ impl PartitionStore {
     /// Writes every changed customer and the next offset of each input topic in one batch, then
     /// trims the cache back to its capacity.
     pub fn checkpoint(&mut self, catalog: &Catalog, next_offsets: &[(&str, i64)]) -> Result<(), StoreError> {
+        let changes = self.take_changes(catalog);
+        self.write(&changes, next_offsets, None)
+    }
+
+    /// The customers changed since the last checkpoint, encoded; they count as clean from now on
+    /// (the caller writes them, to the changelog and then with [`write`](Self::write)).
+    pub fn take_changes(&mut self, catalog: &Catalog) -> Vec<(CompactString, Vec<u8>)> {
+        let mut changes = Vec::with_capacity(self.dirty);
+        for (id, entry) in self.cache.iter_mut().filter(|(_, e)| e.dirty) {
+            codec::encode(catalog, &entry.state, &mut self.buffer);
+            changes.push((id.clone(), self.buffer.clone()));
+            entry.dirty = false;
+        }
+        self.dirty = 0;
+        changes
+    }
+
+    /// One batch: the encoded states, the next input offsets, and the changelog position they
+    /// reflect. Then the cache is trimmed back to its capacity.
+    pub fn write(
+        &mut self,
+        changes: &[(CompactString, Vec<u8>)],
+        next_offsets: &[(&str, i64)],
+        changelog_next: Option<i64>,
+    ) -> Result<(), StoreError> {
         let meta = self
             .db
             .cf_handle(META_CF)
             .ok_or_else(|| self.error("column family `meta` missing"))?;
         let mut batch = WriteBatch::default();
-        for (id, entry) in self.cache.iter_mut().filter(|(_, e)| e.dirty) {
-            codec::encode(catalog, &entry.state, &mut self.buffer);
-            batch.put(id.as_bytes(), &self.buffer);
-            entry.dirty = false;
+        for (id, bytes) in changes {
+            batch.put(id.as_bytes(), bytes);
         }
         for (topic, next) in next_offsets {
             batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
+        }
+        if let Some(next) = changelog_next {
+            batch.put_cf(meta, CHANGELOG_NEXT_KEY, next.to_le_bytes());
         }
         self.db.write(batch).map_err(|e| StoreError::RocksDb {
             path: self.path.clone(),
             message: e.to_string(),
         })?;
-        self.dirty = 0;
         if self.cache.len() > self.capacity {
-            // everything is clean now: keep an arbitrary `capacity` worth of customers
+            // only clean entries are dropped; the first `capacity` of the rest stay
             let mut keep = self.capacity;
-            self.cache.retain(|_, _| {
-                let kept = keep > 0;
+            self.cache.retain(|_, entry| {
+                let kept = entry.dirty || keep > 0;
                 keep = keep.saturating_sub(1);
                 kept
             });
         }
         Ok(())
+    }
+
+    /// Applies changelog records read during a restore: customer states (a `None` value deletes
+    /// the customer) and input offsets, with the changelog position reached, in one batch.
+    pub fn restore(
+        &mut self,
+        states: &[(Vec<u8>, Option<Vec<u8>>)],
+        input_offsets: &[(String, i64)],
+        changelog_next: i64,
+    ) -> Result<(), StoreError> {
+        let meta = self
+            .db
+            .cf_handle(META_CF)
+            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let mut batch = WriteBatch::default();
+        for (key, value) in states {
+            match value {
+                Some(bytes) => batch.put(key, bytes),
+                None => batch.delete(key),
+            }
+        }
+        for (topic, next) in input_offsets {
+            batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
+        }
+        batch.put_cf(meta, CHANGELOG_NEXT_KEY, changelog_next.to_le_bytes());
+        self.cache.clear();
+        self.dirty = 0;
+        self.db.write(batch).map_err(|e| StoreError::RocksDb {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Deletes the local database (state that disagrees with the changelog) and opens it empty.
+    pub fn wipe(self, root: &Path, partition: i32) -> Result<PartitionStore, StoreError> {
+        let capacity = self.capacity;
+        let path = self.path.clone();
+        drop(self.db);
+        std::fs::remove_dir_all(&path).map_err(|e| StoreError::RocksDb {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        PartitionStore::open(root, partition, capacity)
     }
 
     /// Drops cached state (after a use-case reload, or when changes must be discarded).

@@ -20,6 +20,7 @@ const INPUT: &str = "events";
 const PARTITIONS: i32 = 8;
 const ACTION_TOPICS: [&str; 2] = ["actions.telemarketing", "actions.email"];
 const DEAD_LETTERS: &str = "dead-letters";
+const GROUPS: [&str; 6] = ["bench", "dlq", "pair", "restart", "lost-disk", "mismatch"];
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -30,6 +31,12 @@ fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> 
     cluster.create_topic(INPUT, PARTITIONS, 1).expect("input topic");
     for topic in ACTION_TOPICS.iter().chain([&DEAD_LETTERS]) {
         cluster.create_topic(topic, 4, 1).expect("topic");
+    }
+    // the mock cluster has no admin API: changelogs of the groups the tests use are made here
+    for group in GROUPS {
+        cluster
+            .create_topic(&format!("{group}.state-changelog"), PARTITIONS, 1)
+            .expect("changelog");
     }
     cluster
 }
@@ -555,4 +562,76 @@ fn a_restart_on_the_same_state_directory_loses_and_repeats_nothing() {
     );
     let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
     assert_eq!(ids.len(), 1_982, "no action repeated");
+}
+
+#[test]
+fn a_new_instance_with_an_empty_disk_restores_state_from_the_changelog() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let lines = bench_lines(20_000, 2_000);
+    let (first, second) = lines.split_at(10_000);
+    let consumed = |e: &EngineHandle| e.status.events_in.load(std::sync::atomic::Ordering::Relaxed);
+
+    let disk_a = tempfile::tempdir().expect("state dir");
+    let engine = launch(config(&bootstrap, disk_a.path(), "lost-disk"));
+    wait_for("group join", Duration::from_secs(30), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    produce_lines(&bootstrap, first);
+    wait_for("first half consumed", Duration::from_secs(60), || {
+        consumed(&engine) >= 10_000
+    });
+    engine.stop();
+    engine.join().expect("stops cleanly");
+    drop(disk_a); // the pod and its disk are gone
+
+    produce_lines(&bootstrap, second);
+    let disk_b = tempfile::tempdir().expect("state dir");
+    let config_b = config(&bootstrap, disk_b.path(), "lost-disk");
+    let set = Arc::new(revenue_offline::load_dir(&config_b.use_cases.dir).expect("use cases load"));
+    let metrics = Arc::new(Metrics::new());
+    let engine = start(config_b, set, metrics.clone(), Arc::new(Status::default())).expect("engine starts");
+    wait_for("second half consumed", Duration::from_secs(60), || {
+        consumed(&engine) >= 10_000
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    engine.stop();
+    let after = engine.join().expect("stops cleanly");
+    assert_eq!(
+        after.counters.events, 10_000,
+        "the new instance resumed from the offsets in the changelog"
+    );
+    assert!(
+        metrics.restore_records.get() >= 1_000,
+        "state came from the changelog: {} records",
+        metrics.restore_records.get()
+    );
+
+    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(
+        actions.len(),
+        1_982,
+        "restored state: the same actions as one uninterrupted run"
+    );
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "no action repeated");
+}
+
+#[test]
+fn a_changelog_with_another_partition_count_is_a_clear_startup_error() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let state = tempfile::tempdir().expect("state dir");
+    let mut config = config(&bootstrap, state.path(), "mismatch");
+    config.state.changelog_topic = "wrong-size-changelog".into();
+    cluster.create_topic("wrong-size-changelog", 3, 1).expect("topic");
+    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let err = start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default()))
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    assert!(
+        text.contains("wrong-size-changelog") && text.contains("3 partitions") && text.contains("8"),
+        "{text}"
+    );
 }
