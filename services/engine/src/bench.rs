@@ -6,7 +6,7 @@
 //! The mock cluster keeps only ~5 MiB per partition, so feeders produce while the measured side
 //! consumes and never run more than `MAX_LAG` events ahead; every count is checked.
 
-use crate::config::{CustomerIdSource, EngineConfig};
+use crate::config::{CustomerIdSource, EngineConfig, Guarantee};
 use crate::produce::send_when_queued;
 use crate::wire::{ActionEncoder, OutputFormat};
 use crate::{start, Metrics, Status};
@@ -522,6 +522,7 @@ pub fn engine(
     set: Arc<UseCaseSet>,
     state_dir: &Path,
     rate: Option<f64>,
+    guarantee: Guarantee,
 ) -> anyhow::Result<Phase> {
     let input = broker.topic(phase_name, "events", PARTITIONS)?;
     let dead = broker.topic(phase_name, "dead-letters", 1)?;
@@ -537,6 +538,8 @@ pub fn engine(
     config.kafka.input_topics = vec![input.clone()];
     config.kafka.dead_letter_topic = dead;
     config.kafka.customer_id = CustomerIdSource::Key;
+    config.kafka.guarantee = guarantee;
+    config.kafka.transactional_id = format!("{input}-txn");
     config.output.format = OutputFormat::Avro;
     config.output.action_schema_id = ACTION_SCHEMA_ID;
     config

@@ -30,9 +30,37 @@ pub struct KafkaConfig {
     pub dead_letter_topic: String,
     /// Where the customer id comes from: the message key, or the event's `customer_id` field.
     pub customer_id: CustomerIdSource,
+    /// `at_least_once` (default) or `exactly_once` (Kafka transactions; needs a broker that
+    /// implements them fully).
+    pub guarantee: Guarantee,
+    /// `transactional.id` in exactly-once mode; empty: `<group_id>-<hostname>` (stable per pod
+    /// in a StatefulSet, so a restarted pod fences its own zombie).
+    pub transactional_id: String,
     /// Passed to librdkafka as they are (security.protocol, sasl.*, ssl.*, …). From the
     /// environment, `_` in a key stands for `.`: `…__PROPERTIES__SASL_USERNAME` → `sasl.username`.
     pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Guarantee {
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+impl KafkaConfig {
+    pub fn transactional_id(&self) -> String {
+        if !self.transactional_id.is_empty() {
+            return self.transactional_id.clone();
+        }
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "engine".into());
+        format!("{}-{host}", self.group_id)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -125,6 +153,8 @@ impl Default for KafkaConfig {
             input_topics: vec!["events.behaviour".into(), "events.transactions".into()],
             dead_letter_topic: "revenue-engine.dead-letters".into(),
             customer_id: CustomerIdSource::Key,
+            guarantee: Guarantee::AtLeastOnce,
+            transactional_id: String::new(),
             properties: BTreeMap::new(),
         }
     }

@@ -8,7 +8,7 @@
 //! offset stored with its state, so state and input position never disagree. All Kafka polling
 //! and RocksDB work runs on the engine's own thread, never on an async runtime.
 
-use crate::config::{CustomerIdSource, EngineConfig};
+use crate::config::{CustomerIdSource, EngineConfig, Guarantee};
 use crate::metrics::Metrics;
 use crate::store::{PartitionStore, StoreError};
 use crate::wire::{ActionEncoder, InputDecoder, SchemaResolver, SchemaSource, WireError};
@@ -161,6 +161,11 @@ struct Worker {
     tasks: Vec<Task>,
     /// Assign-only consumer that reads the changelog during restores.
     restorer: Option<BaseConsumer>,
+    /// Exactly-once: everything between two checkpoints is one Kafka transaction.
+    transactional: bool,
+    in_transaction: bool,
+    /// Counters when the open transaction began (restored when it aborts).
+    counters_at_begin: Counters,
     changelog: Option<Arc<str>>,
     counters: Counters,
     published: Counters,
@@ -296,12 +301,24 @@ pub fn start(
         changelog: changelog.clone(),
         ..DeliveryLog::default()
     });
-    let producer: ThreadedProducer<ProducerCtx> = kafka_config(&config)
+    let transactional = config.kafka.guarantee == Guarantee::ExactlyOnce;
+    let mut producer_config = kafka_config(&config);
+    if transactional {
+        producer_config
+            .set("transactional.id", config.kafka.transactional_id())
+            // must not be shorter than message.timeout.ms
+            .set("transaction.timeout.ms", "120000");
+    }
+    let producer: ThreadedProducer<ProducerCtx> = producer_config
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", "5")
         .set("message.timeout.ms", "120000")
         .create_with_context(ProducerCtx { log: delivery.clone() })?;
+    if transactional {
+        // fences any older producer with the same transactional.id (a zombie of this pod)
+        producer.init_transactions(Duration::from_secs(60))?;
+    }
 
     let restorer: Option<BaseConsumer> = match &changelog {
         Some(_) => Some(
@@ -333,6 +350,9 @@ pub fn start(
                 delivery,
                 tasks: Vec::new(),
                 restorer,
+                transactional,
+                in_transaction: false,
+                counters_at_begin: Counters::default(),
                 changelog: changelog.as_deref().map(Arc::from),
                 dead_letters: BTreeMap::new(),
                 events_by_topic: BTreeMap::new(),
@@ -550,6 +570,14 @@ impl Worker {
             CustomerIdSource::Field => None,
         };
         let payload = message.payload().unwrap_or_default();
+        if self.transactional && !self.in_transaction {
+            if let Err(e) = self.producer.begin_transaction() {
+                self.fatal = Some(e.into());
+                return;
+            }
+            self.in_transaction = true;
+            self.counters_at_begin = self.counters.clone();
+        }
         let sampled = self.sample & 63 == 0;
         self.sample = self.sample.wrapping_add(1);
         let started = sampled.then(Instant::now);
@@ -699,7 +727,24 @@ impl Worker {
             task.dirty = false;
             pending.push((index, changes));
         }
-        // 2. … every action, dead letter and changelog record is acknowledged …
+        // 2. … every action, dead letter and changelog record is acknowledged (exactly-once: they
+        // and the input offsets commit as one transaction; local state is written only after) …
+        if self.transactional {
+            if !self.in_transaction {
+                return Ok(()); // nothing was processed since the last checkpoint
+            }
+            let mut offsets = TopicPartitionList::new();
+            for task in &self.tasks {
+                for input in &task.inputs {
+                    if let Some(next) = input.next_offset {
+                        offsets.add_partition_offset(&input.topic, task.partition, Offset::Offset(next))?;
+                    }
+                }
+            }
+            if let Err(e) = self.commit_transaction(consumer, &offsets) {
+                return self.abort(consumer, e);
+            }
+        }
         self.producer.flush(Timeout::After(Duration::from_secs(120)))?;
         let failed = self.delivery.failed.load(Ordering::Relaxed);
         if failed > 0 {
@@ -747,7 +792,7 @@ impl Worker {
             bytes += task.store.approximate_bytes();
             cached += task.store.cached_customers();
         }
-        if tpl.count() > 0 {
+        if tpl.count() > 0 && !self.transactional {
             let mode = if sync {
                 rdkafka::consumer::CommitMode::Sync
             } else {
@@ -765,6 +810,50 @@ impl Worker {
         self.publish_metrics(bytes, cached);
         self.metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.commits.inc();
+        Ok(())
+    }
+
+    fn commit_transaction<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        offsets: &TopicPartitionList,
+    ) -> Result<(), KafkaError> {
+        let timeout = Duration::from_secs(60);
+        if offsets.count() > 0 {
+            let group = consumer.group_metadata().ok_or(KafkaError::NoMessageReceived)?;
+            self.producer.send_offsets_to_transaction(offsets, &group, timeout)?;
+        }
+        self.producer.commit_transaction(timeout)?;
+        self.in_transaction = false;
+        Ok(())
+    }
+
+    /// A transaction failed: abort it, forget the state changes it made (the cache is dropped,
+    /// RocksDB was not written) and rewind every partition to the offsets stored with the state.
+    fn abort<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, cause: KafkaError) -> Result<(), EngineError> {
+        let fatal = matches!(&cause, KafkaError::Transaction(e) if e.is_fatal());
+        if fatal {
+            return Err(EngineError::Kafka(cause));
+        }
+        warn!(error = %cause, "transaction failed; aborting and reprocessing from the last checkpoint");
+        self.producer.abort_transaction(Duration::from_secs(60))?;
+        self.in_transaction = false;
+        self.counters = self.counters_at_begin.clone();
+        for task in &mut self.tasks {
+            task.store.clear_cache();
+            task.dirty = false;
+            for input in &mut task.inputs {
+                input.next_offset = task.store.next_offset(&input.topic)?;
+                if let Some(next) = input.next_offset {
+                    consumer.seek(
+                        &input.topic,
+                        task.partition,
+                        Offset::Offset(next),
+                        Duration::from_secs(10),
+                    )?;
+                }
+            }
+        }
         Ok(())
     }
 

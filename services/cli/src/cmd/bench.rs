@@ -1,5 +1,6 @@
 use anyhow::Context;
 use revenue_engine_kafka::bench::{self, measured, Broker, Phase, Workload, STANDARD_ACTIONS};
+use revenue_engine_kafka::config::Guarantee;
 use revenue_offline::load_dir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -97,10 +98,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             benchmark.clone(),
             &state,
             None,
+            Guarantee::AtLeastOnce,
         )
     })?;
     let engine_max = engine.events_per_second;
     show(engine, &mut phases);
+    let state = scratch.path().join("state-exactly-once");
+    let eos = measured(|| {
+        bench::engine(
+            &broker,
+            "engine-exactly-once",
+            &work,
+            total,
+            benchmark.clone(),
+            &state,
+            None,
+            Guarantee::ExactlyOnce,
+        )
+    })?;
+    show(eos, &mut phases);
     let state = scratch.path().join("state-reference");
     let shipped = measured(|| {
         bench::engine(
@@ -111,6 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             reference.clone(),
             &state,
             None,
+            Guarantee::AtLeastOnce,
         )
     })?;
     show(shipped, &mut phases);
@@ -132,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             benchmark.clone(),
             &state,
             Some(engine_max / 2.0),
+            Guarantee::AtLeastOnce,
         )
     })?;
     show(engine_latency, &mut phases);
@@ -144,8 +162,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     // a fast wrong engine is not fast: the live engine must decide exactly as replay does
     let engine_actions = phases[1].actions.unwrap_or(0);
-    let replay_actions = phases[3].actions.unwrap_or(0);
-    let mut ok = engine_actions == replay_actions && phases[2].actions == replay_reference.actions;
+    let replay_actions = phases[4].actions.unwrap_or(0);
+    let mut ok = engine_actions == replay_actions
+        && phases[2].actions == Some(replay_actions)
+        && phases[3].actions == replay_reference.actions;
     if total == 1_000_000 && engine_actions != STANDARD_ACTIONS {
         ok = false;
     }
@@ -153,7 +173,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!(
         "check: engine {engine_actions} actions, replay {replay_actions}{}; shipped use cases: engine {}, replay {} → {}",
         if total == 1_000_000 { format!(", standard workload expects {STANDARD_ACTIONS}") } else { String::new() },
-        phases[2].actions.unwrap_or(0),
+        phases[3].actions.unwrap_or(0),
         replay_reference.actions.unwrap_or(0),
         if ok { "OK" } else { "WRONG" }
     );
