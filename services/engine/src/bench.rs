@@ -513,17 +513,27 @@ fn fill_latency(phase: &mut Phase, rate: Option<f64>, latencies: &[f64]) {
     phase.latency_samples = Some(latencies.len() as u64);
 }
 
-/// The engine, at-least-once, with `set`; with `rate`, fed at that rate for latency.
-pub fn engine(
-    broker: &Broker,
-    phase_name: &str,
-    work: &Arc<Workload>,
-    count: usize,
-    set: Arc<UseCaseSet>,
-    state_dir: &Path,
-    rate: Option<f64>,
-    guarantee: Guarantee,
-) -> anyhow::Result<Phase> {
+/// One engine phase: which use cases, how many events, at what pace, with which guarantee.
+pub struct EngineRun<'a> {
+    pub phase: &'a str,
+    pub set: Arc<UseCaseSet>,
+    pub state_dir: &'a Path,
+    pub count: usize,
+    /// Fed at this rate for latency; at full speed when `None`.
+    pub rate: Option<f64>,
+    pub guarantee: Guarantee,
+}
+
+/// The engine on the workload.
+pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyhow::Result<Phase> {
+    let EngineRun {
+        phase: phase_name,
+        set,
+        state_dir,
+        count,
+        rate,
+        guarantee,
+    } = run;
     let input = broker.topic(phase_name, "events", PARTITIONS)?;
     let dead = broker.topic(phase_name, "dead-letters", 1)?;
     // the use cases' own action topics, shared by the phases (latency filters by source topic)

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use revenue_engine_kafka::bench::{self, measured, Broker, Phase, Workload, STANDARD_ACTIONS};
+use revenue_engine_kafka::bench::{self, measured, Broker, EngineRun, Phase, Workload, STANDARD_ACTIONS};
 use revenue_engine_kafka::config::Guarantee;
 use revenue_offline::load_dir;
 use std::io::Write;
@@ -92,13 +92,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine = measured(|| {
         bench::engine(
             &broker,
-            "engine-benchmark",
             &work,
-            total,
-            benchmark.clone(),
-            &state,
-            None,
-            Guarantee::AtLeastOnce,
+            EngineRun {
+                phase: "engine-benchmark",
+                set: benchmark.clone(),
+                state_dir: &state,
+                count: total,
+                rate: None,
+                guarantee: Guarantee::AtLeastOnce,
+            },
         )
     })?;
     let engine_max = engine.events_per_second;
@@ -107,13 +109,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let eos = measured(|| {
         bench::engine(
             &broker,
-            "engine-exactly-once",
             &work,
-            total,
-            benchmark.clone(),
-            &state,
-            None,
-            Guarantee::ExactlyOnce,
+            EngineRun {
+                phase: "engine-exactly-once",
+                set: benchmark.clone(),
+                state_dir: &state,
+                count: total,
+                rate: None,
+                guarantee: Guarantee::ExactlyOnce,
+            },
         )
     })?;
     show(eos, &mut phases);
@@ -121,13 +125,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let shipped = measured(|| {
         bench::engine(
             &broker,
-            "engine-reference",
             &work,
-            total,
-            reference.clone(),
-            &state,
-            None,
-            Guarantee::AtLeastOnce,
+            EngineRun {
+                phase: "engine-reference",
+                set: reference.clone(),
+                state_dir: &state,
+                count: total,
+                rate: None,
+                guarantee: Guarantee::AtLeastOnce,
+            },
         )
     })?;
     show(shipped, &mut phases);
@@ -143,13 +149,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let engine_latency = measured(|| {
         bench::engine(
             &broker,
-            "engine-latency",
             &work,
-            latency_count,
-            benchmark.clone(),
-            &state,
-            Some(engine_max / 2.0),
-            Guarantee::AtLeastOnce,
+            EngineRun {
+                phase: "engine-latency",
+                set: benchmark.clone(),
+                state_dir: &state,
+                count: latency_count,
+                rate: Some(engine_max / 2.0),
+                guarantee: Guarantee::AtLeastOnce,
+            },
         )
     })?;
     show(engine_latency, &mut phases);
