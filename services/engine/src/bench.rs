@@ -629,6 +629,45 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
     Ok(phase)
 }
 
+/// Restore speed: a new instance with an empty disk takes over the group of an engine phase
+/// that ran before and rebuilds every partition's state from its changelog.
+pub fn restore(broker: &Broker, of_phase: &str, set: Arc<UseCaseSet>, state_dir: &Path) -> anyhow::Result<Phase> {
+    let input = broker.topic(of_phase, "events", PARTITIONS)?;
+    let mut config = EngineConfig::default();
+    config.kafka.bootstrap_servers = broker.bootstrap.clone();
+    config.kafka.group_id = format!("{input}-group");
+    config.kafka.input_topics = vec![input.clone()];
+    config.kafka.dead_letter_topic = broker.topic(of_phase, "dead-letters", 1)?;
+    config
+        .kafka
+        .properties
+        .insert("fetch.wait.max.ms".into(), FETCH_WAIT_MAX_MS.into());
+    config.state.dir = state_dir.to_path_buf();
+    let metrics = Arc::new(Metrics::new());
+    let status = Arc::new(Status::default());
+    let handle = start(config, set, metrics.clone(), status.clone())?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while Instant::now() < deadline
+        && !(status.partitions.load(Ordering::Relaxed) == PARTITIONS as usize
+            && status.restoring.load(Ordering::Relaxed) == 0)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    handle.stop();
+    handle.join()?;
+    let records = metrics.restore_records.get();
+    let seconds = metrics.restore_seconds.get_sample_sum();
+    anyhow::ensure!(records > 0, "nothing was restored from the changelog of {of_phase}");
+    Ok(Phase {
+        phase: "restore".into(),
+        broker: broker.name.clone(),
+        events: records,
+        seconds,
+        events_per_second: records as f64 / seconds.max(1e-9),
+        ..Phase::default()
+    })
+}
+
 /// Offline replay of the same input on one thread.
 pub fn replay(work: &Workload, set: Arc<UseCaseSet>) -> anyhow::Result<Phase> {
     let mut input = Vec::with_capacity(work.payloads.iter().map(|p| p.len() + 1).sum());

@@ -140,6 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let replay = measured(|| bench::replay(&work, benchmark.clone()))?;
     show(replay, &mut phases);
     let replay_reference = bench::replay(&work, reference.clone())?;
+    let state = scratch.path().join("state-restored");
+    let restore = measured(|| bench::restore(&broker, "engine-benchmark", benchmark.clone(), &state))?;
+    show(restore, &mut phases);
 
     let latency_count = args.latency_events.min(total);
     let pass_rate = phases[0].events_per_second / 2.0;
@@ -164,7 +167,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let base = phases[0].events_per_second;
     for phase in &mut phases[1..] {
-        if phase.latency_p50_ms.is_none() {
+        if phase.latency_p50_ms.is_none() && phase.phase != "restore" {
             phase.ratio = Some(phase.events_per_second / base);
         }
     }
@@ -192,7 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn print_phase(phase: &Phase, pass: Option<&Phase>) {
     let ratio = match pass {
-        Some(p) if phase.latency_p50_ms.is_none() => format!("{:.2}×", phase.events_per_second / p.events_per_second),
+        Some(p) if phase.latency_p50_ms.is_none() && phase.phase != "restore" => {
+            format!("{:.2}×", phase.events_per_second / p.events_per_second)
+        }
         None => "1.00×".into(),
         _ => String::new(),
     };
