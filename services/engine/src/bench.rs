@@ -445,25 +445,8 @@ pub fn passthrough(broker: &Broker, work: &Arc<Workload>, count: usize, rate: Op
     while consumer.assignment().map(|a| a.count()).unwrap_or(0) == 0 && joined.elapsed() < Duration::from_secs(60) {
         let _ = consumer.poll(Duration::from_millis(50));
     }
-    let consumed = Arc::new(AtomicU64::new(0));
-    let log = Arc::new(SentLog::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let ready = Arc::new(AtomicBool::new(false));
-    let collector = rate.map(|_| {
-        let (bootstrap, topics, source, stop, log) = (
-            broker.bootstrap.clone(),
-            vec![output.clone()],
-            input.clone(),
-            stop.clone(),
-            log.clone(),
-        );
-        let ready = ready.clone();
-        std::thread::spawn(move || collect_latencies(&bootstrap, &topics, &source, ready, stop, log))
-    });
-    while collector.is_some() && !ready.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let feeder = spawn_feeder(broker, &input, work, count, rate, &consumed, &log);
+    let feeding = start_feeding(broker, &input, vec![output.clone()], work, count, rate);
+    let consumed = feeding.consumed.clone();
     let mut started = None;
     let deadline = Instant::now() + Duration::from_secs(900);
     let mut n = 0u64;
@@ -485,8 +468,7 @@ pub fn passthrough(broker: &Broker, work: &Arc<Workload>, count: usize, rate: Op
     }
     producer.flush(Duration::from_secs(120))?;
     let seconds = started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
-    feeder.join().map_err(|_| anyhow::anyhow!("feeder panicked"))??;
-    stop.store(true, Ordering::Relaxed);
+    let latencies = feeding.finish()?;
     anyhow::ensure!(
         n == count as u64,
         "pass-through consumed {n} of {count} events: the broker dropped data"
@@ -499,11 +481,67 @@ pub fn passthrough(broker: &Broker, work: &Arc<Workload>, count: usize, rate: Op
         events_per_second: n as f64 / seconds,
         ..Phase::default()
     };
-    if let Some(collector) = collector {
-        let latencies = collector.join().map_err(|_| anyhow::anyhow!("collector panicked"))??;
+    if let Some(latencies) = latencies {
         fill_latency(&mut phase, rate, &latencies);
     }
     Ok(phase)
+}
+
+/// A feeder and, for latency runs, the reader that times its outputs.
+struct Feeding {
+    consumed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    collector: Option<std::thread::JoinHandle<anyhow::Result<Vec<f64>>>>,
+    feeder: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Starts the latency reader on `outputs` (when `rate` is set) and, once it reads, the feeder.
+fn start_feeding(
+    broker: &Broker,
+    input: &str,
+    outputs: Vec<String>,
+    work: &Arc<Workload>,
+    count: usize,
+    rate: Option<f64>,
+) -> Feeding {
+    let consumed = Arc::new(AtomicU64::new(0));
+    let log = Arc::new(SentLog::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
+    let collector = rate.map(|_| {
+        let (bootstrap, source, stop, log, ready) = (
+            broker.bootstrap.clone(),
+            input.to_string(),
+            stop.clone(),
+            log.clone(),
+            ready.clone(),
+        );
+        std::thread::spawn(move || collect_latencies(&bootstrap, &outputs, &source, ready, stop, log))
+    });
+    while collector.is_some() && !ready.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let feeder = spawn_feeder(broker, input, work, count, rate, &consumed, &log);
+    Feeding {
+        consumed,
+        stop,
+        collector,
+        feeder,
+    }
+}
+
+impl Feeding {
+    /// Waits for the feeder, then for the reader's latencies (when timing).
+    fn finish(self) -> anyhow::Result<Option<Vec<f64>>> {
+        self.feeder.join().map_err(|_| anyhow::anyhow!("feeder panicked"))??;
+        self.stop.store(true, Ordering::Relaxed);
+        match self.collector {
+            Some(collector) => Ok(Some(
+                collector.join().map_err(|_| anyhow::anyhow!("collector panicked"))??,
+            )),
+            None => Ok(None),
+        }
+    }
 }
 
 fn fill_latency(phase: &mut Phase, rate: Option<f64>, latencies: &[f64]) {
@@ -563,25 +601,8 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
     while !status.joined.load(Ordering::Relaxed) && joined.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let consumed = Arc::new(AtomicU64::new(0));
-    let log = Arc::new(SentLog::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let ready = Arc::new(AtomicBool::new(false));
-    let collector = rate.map(|_| {
-        let (bootstrap, topics, source, stop, log) = (
-            broker.bootstrap.clone(),
-            action_topics.clone(),
-            input.clone(),
-            stop.clone(),
-            log.clone(),
-        );
-        let ready = ready.clone();
-        std::thread::spawn(move || collect_latencies(&bootstrap, &topics, &source, ready, stop, log))
-    });
-    while collector.is_some() && !ready.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let feeder = spawn_feeder(broker, &input, work, count, rate, &consumed, &log);
+    let feeding = start_feeding(broker, &input, action_topics.clone(), work, count, rate);
+    let consumed = feeding.consumed.clone();
     let mut started = None;
     let deadline = Instant::now() + Duration::from_secs(900);
     loop {
@@ -599,8 +620,7 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
     let report = handle.join()?;
     // stopping includes the last checkpoint: every action acknowledged, the state written
     let seconds = started.map(|s| s.elapsed().as_secs_f64()).unwrap_or(0.0);
-    feeder.join().map_err(|_| anyhow::anyhow!("feeder panicked"))??;
-    stop.store(true, Ordering::Relaxed);
+    let latencies = feeding.finish()?;
     let events = report.counters.events;
     anyhow::ensure!(
         events == count as u64,
@@ -622,8 +642,7 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
         state_bytes_per_customer: Some(dir_bytes(state_dir) as f64 / work.customers.max(1) as f64),
         ..Phase::default()
     };
-    if let Some(collector) = collector {
-        let latencies = collector.join().map_err(|_| anyhow::anyhow!("collector panicked"))??;
+    if let Some(latencies) = latencies {
         fill_latency(&mut phase, rate, &latencies);
     }
     Ok(phase)
