@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build needs, only when missing (apt-get update first).
 set -euo pipefail
-packages=(libclang-dev python3)
+packages=(libclang-dev python3 g++ make zlib1g-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -450,9 +450,10 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
                     .hint("name the Kafka topic the action goes to, e.g. `actions.email`"),
             );
         }
-        if let ActionTypeCheck::Bad(msg) = check_custom(t.action_type.name()) {
+        if !valid_action_type(t.action_type.name()) {
             problems.push(
-                Diagnostic::new(f, at("type"), msg).hint("a custom action type is lowercase letters, digits and `_`"),
+                Diagnostic::new(f, at("type"), format!("bad action type `{}`", t.action_type.name()))
+                    .hint("a custom action type is lowercase letters, digits and `_`"),
             );
         }
         let mut payload = Vec::new();
@@ -541,19 +542,10 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
     })
 }
 
-enum ActionTypeCheck {
-    Ok,
-    Bad(String),
-}
-
-fn check_custom(name: &str) -> ActionTypeCheck {
-    if !name.is_empty()
+/// Downstream tools route on the action type: lowercase letters, digits and `_` only.
+fn valid_action_type(name: &str) -> bool {
+    !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-    {
-        ActionTypeCheck::Ok
-    } else {
-        ActionTypeCheck::Bad(format!("bad action type `{name}`"))
-    }
 }
