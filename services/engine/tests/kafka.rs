@@ -676,3 +676,177 @@ fn exactly_once_mode_commits_each_interval_as_a_transaction() {
     let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
     assert_eq!((count("telemarketing_handoff"), count("warmup_email")), (277, 1_705));
 }
+
+/// Tansu 0.6.0, an independent Kafka-compatible broker, installed and started through
+/// `scripts/tansu.sh` (memory storage, a free port); stopped when dropped.
+struct Tansu {
+    child: std::process::Child,
+    bootstrap: String,
+}
+
+impl Tansu {
+    fn start() -> Tansu {
+        let script = repo().join("scripts/tansu.sh");
+        let out = std::process::Command::new("bash")
+            .arg(&script)
+            .arg("path")
+            .output()
+            .expect("scripts/tansu.sh runs");
+        assert!(
+            out.status.success(),
+            "installing Tansu failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let bin = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let bootstrap = format!("127.0.0.1:{port}");
+        let url = format!("tcp://{bootstrap}");
+        let child = std::process::Command::new(bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tansu starts");
+        wait_for("Tansu listening", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(&bootstrap).is_ok()
+        });
+        Tansu { child, bootstrap }
+    }
+
+    fn create_topics(&self, topics: &[(&str, i32)]) {
+        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+        let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .expect("admin client");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let new: Vec<NewTopic> = topics
+            .iter()
+            .map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1)))
+            .collect();
+        let results = runtime
+            .block_on(admin.create_topics(new.iter(), &AdminOptions::new()))
+            .expect("create topics");
+        for result in results {
+            result.expect("topic created");
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn benchmark_on_tansu_an_independent_broker_yields_the_reference_actions() {
+    let tansu = Tansu::start();
+    println!(
+        "broker: Tansu 0.6.0 at {} (independent Kafka-compatible broker)",
+        tansu.bootstrap
+    );
+    tansu.create_topics(&[
+        (INPUT, PARTITIONS),
+        (ACTION_TOPICS[0], 4),
+        (ACTION_TOPICS[1], 4),
+        (DEAD_LETTERS, 1),
+    ]);
+    let state = tempfile::tempdir().expect("state dir");
+    // the engine creates its compacted changelog itself through the admin API here
+    let engine = launch(config(&tansu.bootstrap, state.path(), "tansu"));
+    wait_for("group join", Duration::from_secs(60), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    produce_lines(&tansu.bootstrap, &bench_lines(20_000, 2_000));
+    // Tansu's high watermarks under-report: completion is decided by the engine's own count
+    wait_for("all events consumed", Duration::from_secs(120), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
+    });
+    engine.stop();
+    assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
+    let actions = decode_actions(&read_all(&tansu.bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(actions.len(), 1_982);
+    let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
+    assert_eq!((count("telemarketing_handoff"), count("warmup_email")), (277, 1_705));
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "action ids are unique");
+}
+
+/// What the broker does with transactions: is an aborted message hidden from `read_committed`?
+fn aborted_messages_hidden(bootstrap: &str, topic: &str) -> bool {
+    let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("transactional.id", "probe")
+        .create()
+        .expect("transactional producer");
+    producer.init_transactions(Duration::from_secs(30)).expect("init");
+    producer.begin_transaction().expect("begin");
+    producer
+        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("aborted"))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+    producer.begin_transaction().expect("begin");
+    producer
+        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("committed"))
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+    let seen = read_all(bootstrap, &[topic], 1);
+    !seen.iter().any(|r| r.payload == b"aborted")
+}
+
+#[test]
+fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() {
+    let tansu = Tansu::start();
+    tansu.create_topics(&[
+        (INPUT, PARTITIONS),
+        (ACTION_TOPICS[0], 4),
+        (ACTION_TOPICS[1], 4),
+        (DEAD_LETTERS, 1),
+        ("probe", 1),
+    ]);
+    let hides_aborted = aborted_messages_hidden(&tansu.bootstrap, "probe");
+    println!(
+        "broker: Tansu 0.6.0 at {}; probe: aborted transactional messages {} to read_committed readers",
+        tansu.bootstrap,
+        if hides_aborted { "hidden" } else { "VISIBLE" }
+    );
+    let state = tempfile::tempdir().expect("state dir");
+    let mut config = config(&tansu.bootstrap, state.path(), "tansu-eos");
+    config.kafka.guarantee = Guarantee::ExactlyOnce;
+    config.kafka.transactional_id = "tansu-eos-engine".into();
+    let engine = launch(config);
+    wait_for("group join", Duration::from_secs(60), || {
+        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    produce_lines(&tansu.bootstrap, &bench_lines(20_000, 2_000));
+    wait_for("all events consumed", Duration::from_secs(120), || {
+        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
+    });
+    engine.stop();
+    assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
+    // read_committed (librdkafka's default isolation) sees only committed transactions
+    let actions = decode_actions(&read_all(&tansu.bootstrap, &ACTION_TOPICS, 1_982));
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "every expected action, no other");
+    // no transaction aborted in this run, so even a broker that leaks aborted data shows none twice
+    assert_eq!(actions.len(), 1_982, "each action exactly once");
+}
