@@ -304,6 +304,21 @@ fn avro_event(id: u32, schema: &str, customer: &str, kind: &str, ts: i64, amount
     framed
 }
 
+/// Reads the action topics: exactly the benchmark's 1,982 actions (277 hand-offs, 1,705
+/// warm-ups), each once.
+fn assert_benchmark_actions_once(bootstrap: &str, context: &str) {
+    let actions = decode_actions(&read_all(bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(actions.len(), 1_982, "{context}: every action, once");
+    let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
+    assert_eq!(
+        (count("telemarketing_handoff"), count("warmup_email")),
+        (277, 1_705),
+        "{context}"
+    );
+    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
+    assert_eq!(ids.len(), 1_982, "{context}: no action repeated");
+}
+
 fn line(customer: &str, kind: &str, ts: i64) -> String {
     format!(r#"{{"customer_id":"{customer}","type":"{kind}","ts":{ts},"amount":0.0,"product":"p1"}}"#)
 }
@@ -554,14 +569,7 @@ fn a_restart_on_the_same_state_directory_loses_and_repeats_nothing() {
         "the restarted engine read only what it had not processed"
     );
 
-    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
-    assert_eq!(
-        actions.len(),
-        1_982,
-        "state carried over: the same actions as one uninterrupted run"
-    );
-    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
-    assert_eq!(ids.len(), 1_982, "no action repeated");
+    assert_benchmark_actions_once(&bootstrap, "after a restart on the same state directory");
 }
 
 #[test]
@@ -607,14 +615,7 @@ fn a_new_instance_with_an_empty_disk_restores_state_from_the_changelog() {
         metrics.restore_records.get()
     );
 
-    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
-    assert_eq!(
-        actions.len(),
-        1_982,
-        "restored state: the same actions as one uninterrupted run"
-    );
-    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
-    assert_eq!(ids.len(), 1_982, "no action repeated");
+    assert_benchmark_actions_once(&bootstrap, "after a restore from the changelog");
 }
 
 #[test]
@@ -671,10 +672,7 @@ fn exactly_once_mode_commits_each_interval_as_a_transaction() {
     std::thread::sleep(Duration::from_millis(500));
     engine.stop();
     assert_eq!(engine.join().expect("stops cleanly").counters.events, 10_000);
-    let actions = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
-    assert_eq!(actions.len(), 1_982);
-    let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
-    assert_eq!((count("telemarketing_handoff"), count("warmup_email")), (277, 1_705));
+    assert_benchmark_actions_once(&bootstrap, "exactly-once with a restart");
 }
 
 /// Tansu 0.6.0, an independent Kafka-compatible broker, installed and started through
@@ -780,12 +778,7 @@ fn benchmark_on_tansu_an_independent_broker_yields_the_reference_actions() {
     });
     engine.stop();
     assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
-    let actions = decode_actions(&read_all(&tansu.bootstrap, &ACTION_TOPICS, 1_982));
-    assert_eq!(actions.len(), 1_982);
-    let count = |t: &str| actions.iter().filter(|a| a["action_type"] == t).count();
-    assert_eq!((count("telemarketing_handoff"), count("warmup_email")), (277, 1_705));
-    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
-    assert_eq!(ids.len(), 1_982, "action ids are unique");
+    assert_benchmark_actions_once(&tansu.bootstrap, "on Tansu");
 }
 
 /// What the broker does with transactions: is an aborted message hidden from `read_committed`?
@@ -844,9 +837,7 @@ fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() 
     engine.stop();
     assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
     // read_committed (librdkafka's default isolation) sees only committed transactions
-    let actions = decode_actions(&read_all(&tansu.bootstrap, &ACTION_TOPICS, 1_982));
-    let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
-    assert_eq!(ids.len(), 1_982, "every expected action, no other");
-    // no transaction aborted in this run, so even a broker that leaks aborted data shows none twice
-    assert_eq!(actions.len(), 1_982, "each action exactly once");
+    // read_committed (librdkafka's default) sees committed transactions only; no transaction
+    // aborted in this run, so even a broker that leaks aborted data shows no action twice
+    assert_benchmark_actions_once(&tansu.bootstrap, "exactly-once on Tansu, read_committed");
 }
