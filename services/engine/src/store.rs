@@ -74,6 +74,12 @@ impl PartitionStore {
         })
     }
 
+    fn meta(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(META_CF)
+            .ok_or_else(|| self.error("column family `meta` missing"))
+    }
+
     fn error(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError::RocksDb {
             path: self.path.clone(),
@@ -92,10 +98,7 @@ impl PartitionStore {
     }
 
     fn meta_i64(&self, key: &[u8]) -> Result<Option<i64>, StoreError> {
-        let meta = self
-            .db
-            .cf_handle(META_CF)
-            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let meta = self.meta()?;
         let value = self.db.get_pinned_cf(meta, key).map_err(|e| self.error(e))?;
         Ok(value
             .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
@@ -166,17 +169,12 @@ impl PartitionStore {
         next_offsets: &[(&str, i64)],
         changelog_next: Option<i64>,
     ) -> Result<(), StoreError> {
-        let meta = self
-            .db
-            .cf_handle(META_CF)
-            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let meta = self.meta()?;
         let mut batch = WriteBatch::default();
         for (id, bytes) in changes {
             batch.put(id.as_bytes(), bytes);
         }
-        for (topic, next) in next_offsets {
-            batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
-        }
+        put_offsets(&mut batch, meta, next_offsets.iter().copied());
         if let Some(next) = changelog_next {
             batch.put_cf(meta, CHANGELOG_NEXT_KEY, next.to_le_bytes());
         }
@@ -204,10 +202,7 @@ impl PartitionStore {
         input_offsets: &[(String, i64)],
         changelog_next: i64,
     ) -> Result<(), StoreError> {
-        let meta = self
-            .db
-            .cf_handle(META_CF)
-            .ok_or_else(|| self.error("column family `meta` missing"))?;
+        let meta = self.meta()?;
         let mut batch = WriteBatch::default();
         for (key, value) in states {
             match value {
@@ -215,9 +210,11 @@ impl PartitionStore {
                 None => batch.delete(key),
             }
         }
-        for (topic, next) in input_offsets {
-            batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
-        }
+        put_offsets(
+            &mut batch,
+            meta,
+            input_offsets.iter().map(|(topic, next)| (topic.as_str(), *next)),
+        );
         batch.put_cf(meta, CHANGELOG_NEXT_KEY, changelog_next.to_le_bytes());
         self.cache.clear();
         self.dirty = 0;
@@ -268,5 +265,16 @@ impl PartitionStore {
             path: self.path.clone(),
             message: e.to_string(),
         })
+    }
+}
+
+/// The next offset of each input topic, into the `meta` column family of `batch`.
+fn put_offsets<'t>(
+    batch: &mut WriteBatch,
+    meta: &rocksdb::ColumnFamily,
+    offsets: impl Iterator<Item = (&'t str, i64)>,
+) {
+    for (topic, next) in offsets {
+        batch.put_cf(meta, format!("{NEXT_OFFSET_PREFIX}{topic}"), next.to_le_bytes());
     }
 }

@@ -767,18 +767,23 @@ fn benchmark_on_tansu_an_independent_broker_yields_the_reference_actions() {
     ]);
     let state = tempfile::tempdir().expect("state dir");
     // the engine creates its compacted changelog itself through the admin API here
-    let engine = launch(config(&tansu.bootstrap, state.path(), "tansu"));
+    run_benchmark_20k(&tansu.bootstrap, config(&tansu.bootstrap, state.path(), "tansu"));
+    assert_benchmark_actions_once(&tansu.bootstrap, "on Tansu");
+}
+
+/// One engine with `config` over the 20k benchmark workload, produced once it has joined.
+fn run_benchmark_20k(bootstrap: &str, config: EngineConfig) {
+    let engine = launch(config);
     wait_for("group join", Duration::from_secs(60), || {
         engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
     });
-    produce_lines(&tansu.bootstrap, &bench_lines(20_000, 2_000));
+    produce_lines(bootstrap, &bench_lines(20_000, 2_000));
     // Tansu's high watermarks under-report: completion is decided by the engine's own count
     wait_for("all events consumed", Duration::from_secs(120), || {
         engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
     });
     engine.stop();
     assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
-    assert_benchmark_actions_once(&tansu.bootstrap, "on Tansu");
 }
 
 /// What the broker does with transactions: is an aborted message hidden from `read_committed`?
@@ -826,17 +831,7 @@ fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() 
     let mut config = config(&tansu.bootstrap, state.path(), "tansu-eos");
     config.kafka.guarantee = Guarantee::ExactlyOnce;
     config.kafka.transactional_id = "tansu-eos-engine".into();
-    let engine = launch(config);
-    wait_for("group join", Duration::from_secs(60), || {
-        engine.status.joined.load(std::sync::atomic::Ordering::Relaxed)
-    });
-    produce_lines(&tansu.bootstrap, &bench_lines(20_000, 2_000));
-    wait_for("all events consumed", Duration::from_secs(120), || {
-        engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000
-    });
-    engine.stop();
-    assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
-    // read_committed (librdkafka's default isolation) sees only committed transactions
+    run_benchmark_20k(&tansu.bootstrap, config);
     // read_committed (librdkafka's default) sees committed transactions only; no transaction
     // aborted in this run, so even a broker that leaks aborted data shows no action twice
     assert_benchmark_actions_once(&tansu.bootstrap, "exactly-once on Tansu, read_committed");
