@@ -315,6 +315,13 @@ impl EngineConfig {
         if self.state.cache_customers == 0 {
             return Err(invalid("state.cache_customers", "must be at least 1", "e.g. 200000"));
         }
+        if self.kafka.guarantee == Guarantee::ExactlyOnce && !self.state.changelog {
+            return Err(invalid(
+                "state.changelog",
+                "exactly_once needs the changelog: a pod that crashes after a commit and before its local write must rebuild that state from it",
+                "set state.changelog: true, or kafka.guarantee: at_least_once",
+            ));
+        }
         if self.state.commit_interval_ms == 0 {
             return Err(invalid("state.commit_interval_ms", "must be at least 1", "e.g. 1000"));
         }
@@ -346,6 +353,19 @@ mod tests {
         let file = tempfile::Builder::new().suffix(".yaml").tempfile().expect("temp file");
         std::fs::write(file.path(), text).expect("write");
         file
+    }
+
+    #[test]
+    fn exactly_once_without_a_changelog_is_refused_with_the_key() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("engine.yaml");
+        std::fs::write(&file, "kafka:\n  guarantee: exactly_once\nstate:\n  changelog: false\n").expect("write");
+        let err = EngineConfig::load_with_env(Some(&file), Vec::new()).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("state.changelog") && text.contains("engine.yaml"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -64,6 +64,16 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A start for checkpoint ids that differs between runs (time and process id), shifted so a run's
+/// ids never reach the next run's.
+fn random_start() -> u64 {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    (nanos ^ u64::from(std::process::id()).rotate_left(40)) << 20
+}
+
 impl Status {
     fn beat(&self) {
         self.heartbeat_ms.store(now_ms(), Ordering::Relaxed);
@@ -164,6 +174,9 @@ struct Worker {
     /// Exactly-once: everything between two checkpoints is one Kafka transaction.
     transactional: bool,
     in_transaction: bool,
+    /// Id of the last checkpoint, sent with its changelog records (starts at a random value, so
+    /// two runs of one instance never share ids).
+    checkpoint_id: u64,
     /// Counters when the open transaction began (restored when it aborts).
     counters_at_begin: Counters,
     changelog: Option<Arc<str>>,
@@ -199,7 +212,7 @@ impl ConsumerContext for EngineContext {
         let mut worker = self.lock();
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                if let Err(e) = worker.open_partitions(tpl) {
+                if let Err(e) = worker.open_partitions(consumer, tpl) {
                     error!(error = %e, "cannot open partition state; partitions not taken");
                     worker.fatal = Some(e);
                     return;
@@ -220,7 +233,13 @@ impl ConsumerContext for EngineContext {
                     .iter()
                     .map(|e| (e.topic().to_string(), e.partition()))
                     .collect();
-                if let Err(e) = worker.release_partitions(consumer, &revoked) {
+                let result = if consumer.assignment_lost() {
+                    // another member owns these partitions already: nothing of ours may commit
+                    worker.drop_partitions(&revoked)
+                } else {
+                    worker.release_partitions(consumer, &revoked)
+                };
+                if let Err(e) = result {
                     error!(error = %e, "checkpoint before revoke failed");
                     worker.fatal = Some(e);
                 }
@@ -325,6 +344,8 @@ pub fn start(
             kafka_config(&config)
                 .set("group.id", format!("{}.restore", config.kafka.group_id))
                 .set("enable.auto.commit", "false")
+                .set("enable.partition.eof", "true")
+                .set("isolation.level", "read_committed")
                 .set("fetch.queue.backoff.ms", "1")
                 .create()?,
         ),
@@ -352,6 +373,7 @@ pub fn start(
                 restorer,
                 transactional,
                 in_transaction: false,
+                checkpoint_id: random_start(),
                 counters_at_begin: Counters::default(),
                 changelog: changelog.as_deref().map(Arc::from),
                 dead_letters: BTreeMap::new(),
@@ -463,7 +485,11 @@ fn run_loop(
 }
 
 impl Worker {
-    fn open_partitions(&mut self, tpl: &mut TopicPartitionList) -> Result<(), EngineError> {
+    fn open_partitions<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        tpl: &mut TopicPartitionList,
+    ) -> Result<(), EngineError> {
         let wanted: Vec<(String, i32)> = tpl
             .elements()
             .iter()
@@ -473,7 +499,7 @@ impl Worker {
             let index = match self.tasks.iter().position(|t| t.partition == partition) {
                 Some(index) => index,
                 None => {
-                    let store = self.open_store(partition)?;
+                    let store = self.open_store(consumer, partition)?;
                     self.tasks.push(Task {
                         partition,
                         store,
@@ -503,20 +529,38 @@ impl Worker {
     }
 
     /// Opens a partition's store and, with a changelog, brings it up to date from it first.
-    fn open_store(&mut self, partition: i32) -> Result<PartitionStore, EngineError> {
+    fn open_store<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+        partition: i32,
+    ) -> Result<PartitionStore, EngineError> {
         let root = self.config.state.dir.clone();
         let store = PartitionStore::open(&root, partition, self.config.state.cache_customers)?;
         let (Some(restorer), Some(topic)) = (&self.restorer, &self.changelog) else {
             return Ok(store);
         };
+        // exactly-once: the broker stores input offsets only when a transaction commits, so
+        // they tell which checkpoints in the changelog were committed
+        let committed = match self.transactional {
+            true => Some(self.committed_offsets(consumer, partition)?),
+            false => None,
+        };
         self.status.restoring.fetch_add(1, Ordering::Relaxed);
         self.metrics.restore_partitions.inc();
         let metrics = self.metrics.clone();
         let mut reported = 0u64;
-        let result = crate::changelog::restore(restorer, topic, partition, store, &root, |records| {
-            metrics.restore_records.inc_by(records - reported);
-            reported = records;
-        });
+        let result = crate::changelog::restore(
+            restorer,
+            topic,
+            partition,
+            store,
+            &root,
+            committed.as_ref(),
+            |records| {
+                metrics.restore_records.inc_by(records - reported);
+                reported = records;
+            },
+        );
         self.metrics.restore_partitions.dec();
         self.status.restoring.fetch_sub(1, Ordering::Relaxed);
         let (store, restored) = result?;
@@ -526,12 +570,58 @@ impl Worker {
         Ok(store)
     }
 
+    /// The group's committed offsets of every input topic's `partition` (none when never committed).
+    fn committed_offsets<C: ConsumerContext>(
+        &self,
+        consumer: &BaseConsumer<C>,
+        partition: i32,
+    ) -> Result<BTreeMap<String, i64>, EngineError> {
+        let mut tpl = TopicPartitionList::new();
+        for topic in &self.config.kafka.input_topics {
+            tpl.add_partition(topic, partition);
+        }
+        let committed = consumer.committed_offsets(tpl, Duration::from_secs(30))?;
+        Ok(committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(next) => Some((e.topic().to_string(), next)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Partitions lost to another member (this one was too slow and left the group): the open
+    /// transaction is aborted (exactly-once) and nothing since the last checkpoint is written or
+    /// committed — the new owner processes it from there.
+    fn drop_partitions(&mut self, lost: &[(String, i32)]) -> Result<(), EngineError> {
+        warn!(
+            partitions = lost.len(),
+            "partitions lost to another member; dropping uncommitted work"
+        );
+        if self.in_transaction {
+            self.producer.abort_transaction(Duration::from_secs(60))?;
+            self.in_transaction = false;
+            self.counters = self.counters_at_begin.clone();
+        }
+        for task in &mut self.tasks {
+            task.store.clear_cache();
+            task.dirty = false;
+        }
+        self.remove_inputs(lost)
+    }
+
     fn release_partitions<C: ConsumerContext>(
         &mut self,
         consumer: &BaseConsumer<C>,
         revoked: &[(String, i32)],
     ) -> Result<(), EngineError> {
         self.checkpoint(consumer, true)?;
+        self.remove_inputs(revoked)
+    }
+
+    /// Forgets the given input partitions and closes the stores none of whose inputs remain.
+    fn remove_inputs(&mut self, revoked: &[(String, i32)]) -> Result<(), EngineError> {
         for (topic, partition) in revoked {
             if let Some(task) = self.tasks.iter_mut().find(|t| t.partition == *partition) {
                 task.inputs.retain(|i| *i.topic != **topic);
@@ -700,7 +790,9 @@ impl Worker {
     /// Acknowledged actions, then state with offsets in one batch per partition, then the commit.
     fn checkpoint<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, sync: bool) -> Result<(), EngineError> {
         let started = Instant::now();
-        // 1. the changed state goes to the changelog (with the offsets it reflects) …
+        // 1. the changed state goes to the changelog (with the offsets it starts from and reaches) …
+        self.checkpoint_id = self.checkpoint_id.wrapping_add(1);
+        let id = self.checkpoint_id.to_le_bytes();
         let mut pending = Vec::new();
         for (index, task) in self.tasks.iter_mut().enumerate().filter(|(_, t)| t.dirty) {
             let offsets: Vec<(&str, i64)> = task
@@ -710,18 +802,32 @@ impl Worker {
                 .collect();
             let changes = task.store.take_changes(&self.set.catalog);
             if let Some(changelog) = &self.changelog {
+                let header = || {
+                    OwnedHeaders::new_with_capacity(1).insert(Header {
+                        key: crate::changelog::CHECKPOINT_HEADER,
+                        value: Some(&id),
+                    })
+                };
                 for (customer, bytes) in &changes {
                     let record = BaseRecord::to(changelog)
                         .partition(task.partition)
                         .key(customer.as_bytes())
-                        .payload(bytes.as_slice());
+                        .payload(bytes.as_slice())
+                        .headers(header());
                     send(&self.producer, record);
                 }
-                let encoded = crate::changelog::encode_offsets(&offsets);
+                let mut from = Vec::with_capacity(task.inputs.len());
+                for input in &task.inputs {
+                    if let Some(stored) = task.store.next_offset(&input.topic)? {
+                        from.push((input.topic.as_ref(), stored));
+                    }
+                }
+                let encoded = crate::changelog::encode_offsets(&from, &offsets);
                 let record = BaseRecord::to(changelog)
                     .partition(task.partition)
                     .key(crate::changelog::INPUT_OFFSETS_KEY)
-                    .payload(encoded.as_slice());
+                    .payload(encoded.as_slice())
+                    .headers(header());
                 send(&self.producer, record);
             }
             task.dirty = false;

@@ -13,6 +13,7 @@ use revenue_core::{Catalog, CustomerState};
 use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const META_CF: &str = "meta";
@@ -90,6 +91,21 @@ impl PartitionStore {
     /// The next offset of `topic` the stored state has not seen, if anything was ever stored.
     pub fn next_offset(&self, topic: &str) -> Result<Option<i64>, StoreError> {
         self.meta_i64(format!("{NEXT_OFFSET_PREFIX}{topic}").as_bytes())
+    }
+
+    /// The next offset of every input topic the stored state reflects.
+    pub fn input_offsets(&self) -> Result<BTreeMap<String, i64>, StoreError> {
+        let meta = self.meta()?;
+        let mut offsets = BTreeMap::new();
+        let prefix = NEXT_OFFSET_PREFIX.as_bytes();
+        for item in self.db.prefix_iterator_cf(meta, prefix) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            let Some(topic) = key.strip_prefix(prefix) else { break };
+            if let (Ok(topic), Ok(bytes)) = (std::str::from_utf8(topic), <[u8; 8]>::try_from(value.as_ref())) {
+                offsets.insert(topic.to_string(), i64::from_le_bytes(bytes));
+            }
+        }
+        Ok(offsets)
     }
 
     /// The next changelog offset the local state reflects, if it was ever written or restored.
@@ -199,7 +215,7 @@ impl PartitionStore {
     pub fn restore(
         &mut self,
         states: &[(Vec<u8>, Option<Vec<u8>>)],
-        input_offsets: &[(String, i64)],
+        input_offsets: &BTreeMap<String, i64>,
         changelog_next: i64,
     ) -> Result<(), StoreError> {
         let meta = self.meta()?;
