@@ -17,6 +17,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// Context of the consumer that reads changelogs: the end-of-partition events it asks for are
+/// how a restore knows it is done, not errors worth a log line.
+pub struct RestoreContext;
+
+impl rdkafka::ClientContext for RestoreContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if !matches!(error, KafkaError::PartitionEOF(_)) {
+            tracing::error!(error = %error, reason, "changelog reader");
+        }
+    }
+}
+
+impl ConsumerContext for RestoreContext {}
+
 /// Key of the record holding a checkpoint's input offsets (customer ids never start with NUL).
 pub const INPUT_OFFSETS_KEY: &[u8] = b"\0input-offsets";
 const RESTORE_BATCH: usize = 10_000;

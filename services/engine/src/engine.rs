@@ -170,7 +170,7 @@ struct Worker {
     delivery: Arc<DeliveryLog>,
     tasks: Vec<Task>,
     /// Assign-only consumer that reads the changelog during restores.
-    restorer: Option<BaseConsumer>,
+    restorer: Option<BaseConsumer<crate::changelog::RestoreContext>>,
     /// Exactly-once: everything between two checkpoints is one Kafka transaction.
     transactional: bool,
     in_transaction: bool,
@@ -339,7 +339,7 @@ pub fn start(
         producer.init_transactions(Duration::from_secs(60))?;
     }
 
-    let restorer: Option<BaseConsumer> = match &changelog {
+    let restorer: Option<BaseConsumer<crate::changelog::RestoreContext>> = match &changelog {
         Some(_) => Some(
             kafka_config(&config)
                 .set("group.id", format!("{}.restore", config.kafka.group_id))
@@ -347,7 +347,9 @@ pub fn start(
                 .set("enable.partition.eof", "true")
                 .set("isolation.level", "read_committed")
                 .set("fetch.queue.backoff.ms", "1")
-                .create()?,
+                // an empty fetch at the end of a partition returns after this long
+                .set("fetch.wait.max.ms", "20")
+                .create_with_context(crate::changelog::RestoreContext)?,
         ),
         None => None,
     };

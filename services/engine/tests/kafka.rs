@@ -1,30 +1,22 @@
 //! The engine against the real Kafka protocol: librdkafka's mock cluster, started in the test
 //! process. RocksDB is real RocksDB in a temporary directory.
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Headers;
 use rdkafka::mocking::MockCluster;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::producer::{BaseRecord, Producer};
 use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig, Guarantee};
 use revenue_engine_kafka::http::HttpServer;
 use revenue_engine_kafka::wire::{ActionEncoder, OutputFormat};
 use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
-use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const INPUT: &str = "events";
-const PARTITIONS: i32 = 8;
-const ACTION_TOPICS: [&str; 2] = ["actions.telemarketing", "actions.email"];
-const DEAD_LETTERS: &str = "dead-letters";
+use revenue_testkit::{
+    aborted_messages_hidden, bench_lines, http_get, offline_run, produce_keyed, produce_lines, producer, read_all,
+    repo, wait_for, Tansu, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS,
+};
 const GROUPS: [&str; 7] = ["bench", "dlq", "pair", "restart", "lost-disk", "mismatch", "eos"];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
 
 fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster starts");
@@ -68,132 +60,7 @@ fn launch(config: EngineConfig) -> EngineHandle {
     start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default())).expect("engine starts")
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("partitioner", "murmur2_random")
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer")
-}
-
-/// Produces JSON lines keyed by their customer id.
-fn produce_lines(bootstrap: &str, lines: &[String]) {
-    produce_keyed(bootstrap, lines, |line| {
-        let value: serde_json::Value = serde_json::from_str(line).unwrap_or_default();
-        value["customer_id"].as_str().unwrap_or("").to_string()
-    });
-}
-
-fn produce_keyed(bootstrap: &str, lines: &[String], key_of: impl Fn(&str) -> String) {
-    let producer = producer(bootstrap);
-    for line in lines {
-        let key = key_of(line);
-        let mut record = BaseRecord::<String, String>::to(INPUT).key(&key).payload(line);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, returned)) => {
-                    record = returned;
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(30)).expect("flush");
-}
-
-fn bench_lines(events: u32, customers: u32) -> Vec<String> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("events.jsonl");
-    revenue_offline::workload::write(&repo(), &out, events.into(), customers.into()).expect("workload written");
-    std::fs::read_to_string(&out)
-        .expect("read")
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-fn http_get(addr: std::net::SocketAddr, path: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
-    response
-}
-
-struct Received {
-    payload: Vec<u8>,
-    key: Option<Vec<u8>>,
-    headers: BTreeMap<String, String>,
-}
-
-/// Reads every message of `topics` from the beginning until `expected` arrived and nothing
-/// more came for a while.
-fn read_all(bootstrap: &str, topics: &[&str], expected: usize) -> Vec<Received> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "test-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("reader");
-    let mut tpl = TopicPartitionList::new();
-    for topic in topics {
-        let metadata = consumer
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("metadata");
-        for t in metadata.topics() {
-            for p in t.partitions() {
-                tpl.add_partition_offset(topic, p.id(), Offset::Beginning).expect("tpl");
-            }
-        }
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = Vec::new();
-    let mut quiet_since = Instant::now();
-    let started = Instant::now();
-    while started.elapsed() < Duration::from_secs(60) {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let mut headers = BTreeMap::new();
-                if let Some(h) = m.headers() {
-                    for header in h.iter() {
-                        headers.insert(
-                            header.key.to_string(),
-                            String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
-                        );
-                    }
-                }
-                out.push(Received {
-                    payload: m.payload().unwrap_or_default().to_vec(),
-                    key: m.key().map(<[u8]>::to_vec),
-                    headers,
-                });
-                quiet_since = Instant::now();
-            }
-            _ => {
-                if out.len() >= expected && quiet_since.elapsed() > Duration::from_millis(1500) {
-                    break;
-                }
-            }
-        }
-    }
-    out
-}
-
-fn decode_actions(received: &[Received]) -> Vec<serde_json::Value> {
+fn decode_actions(received: &[revenue_testkit::Received]) -> Vec<serde_json::Value> {
     let encoder = ActionEncoder::new(OutputFormat::Avro, 3);
     received
         .iter()
@@ -220,20 +87,26 @@ fn benchmark_20k_events_yield_exactly_the_reference_actions() {
     let (metrics, status) = (Arc::new(Metrics::new()), Arc::new(Status::default()));
     let http = HttpServer::start("127.0.0.1:0", metrics.clone(), status.clone()).expect("listener");
     assert!(
-        http_get(http.addr, "/readyz").starts_with("HTTP/1.1 503"),
+        http_get(&http.addr.to_string(), "/readyz")
+            .unwrap_or_default()
+            .starts_with("HTTP/1.1 503"),
         "not ready before joining"
     );
     let engine = start(config, set, metrics, status).expect("engine starts");
     let joined = || engine.status.joined.load(std::sync::atomic::Ordering::Relaxed);
     wait_for("group join", Duration::from_secs(30), joined);
-    assert!(http_get(http.addr, "/readyz").starts_with("HTTP/1.1 200"));
-    assert!(http_get(http.addr, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(http_get(&http.addr.to_string(), "/readyz")
+        .unwrap_or_default()
+        .starts_with("HTTP/1.1 200"));
+    assert!(http_get(&http.addr.to_string(), "/healthz")
+        .unwrap_or_default()
+        .starts_with("HTTP/1.1 200"));
     let lines = bench_lines(20_000, 2_000);
     produce_lines(&bootstrap, &lines);
     let consumed = || engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= 20_000;
     wait_for("all events consumed", Duration::from_secs(60), consumed);
     std::thread::sleep(Duration::from_millis(600)); // one commit interval: metrics are published
-    let metrics_text = http_get(http.addr, "/metrics");
+    let metrics_text = http_get(&http.addr.to_string(), "/metrics").unwrap_or_default();
     for expected in [
         "revenue_engine_input_events_total{topic=\"events\"} 20000",
         "revenue_engine_actions_total{channel=\"email\",use_case=\"funnel-benchmark\"} 1705",
@@ -436,35 +309,6 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
     assert_eq!(actions[0]["action_type"], "warmup_email");
 }
 
-/// The action ids one engine instance produces for the 20k benchmark, computed offline.
-fn offline_action_ids(lines: &[String], partition_of: impl Fn(&str) -> i32) -> HashSet<String> {
-    let set = Arc::new(revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
-    let processor = revenue_core::Processor::new(set.clone(), revenue_core::Mode::Engine);
-    let mut counters = revenue_core::Counters::for_set(&set);
-    let mut states: BTreeMap<String, revenue_core::CustomerState> = BTreeMap::new();
-    let mut offsets: BTreeMap<i32, i64> = BTreeMap::new();
-    let mut ids = HashSet::new();
-    for line in lines {
-        let event = revenue_core::decode_json(&set.catalog, line.as_bytes(), None).expect("decodes");
-        let customer = event.customer_id().to_string();
-        let partition = partition_of(&customer);
-        let offset = offsets.entry(partition).or_insert(0);
-        let state = states
-            .entry(customer)
-            .or_insert_with(|| revenue_core::CustomerState::new(&set.catalog));
-        let source = revenue_core::Source {
-            topic: INPUT,
-            partition,
-            offset: *offset,
-        };
-        processor.process(state, &event, source, &mut counters, &mut |a| {
-            ids.insert(a.action_id);
-        });
-        *offset += 1;
-    }
-    ids
-}
-
 #[test]
 fn two_instances_split_the_partitions_and_together_act_as_one() {
     let cluster = cluster();
@@ -502,38 +346,8 @@ fn two_instances_split_the_partitions_and_together_act_as_one() {
         .iter()
         .filter_map(|a| a["action_id"].as_str().map(str::to_string))
         .collect();
-    let want = offline_action_ids(&lines, |customer| murmur2_partition(customer.as_bytes(), PARTITIONS));
+    let want = offline_run(&lines).action_ids;
     assert_eq!(got, want);
-}
-
-/// The Java client's default partitioner (librdkafka `murmur2_random` for keyed messages).
-fn murmur2_partition(key: &[u8], partitions: i32) -> i32 {
-    const M: u32 = 0x5bd1_e995;
-    let mut h: u32 = 0x9747_b28c ^ key.len() as u32;
-    let mut chunks = key.chunks_exact(4);
-    for chunk in &mut chunks {
-        let mut k = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        k = k.wrapping_mul(M);
-        k ^= k >> 24;
-        k = k.wrapping_mul(M);
-        h = h.wrapping_mul(M);
-        h ^= k;
-    }
-    let rest = chunks.remainder();
-    if rest.len() >= 3 {
-        h ^= u32::from(rest[2]) << 16;
-    }
-    if rest.len() >= 2 {
-        h ^= u32::from(rest[1]) << 8;
-    }
-    if !rest.is_empty() {
-        h ^= u32::from(rest[0]);
-        h = h.wrapping_mul(M);
-    }
-    h ^= h >> 13;
-    h = h.wrapping_mul(M);
-    h ^= h >> 15;
-    ((h & 0x7fff_ffff) % partitions as u32) as i32
 }
 
 #[test]
@@ -675,83 +489,6 @@ fn exactly_once_mode_commits_each_interval_as_a_transaction() {
     assert_benchmark_actions_once(&bootstrap, "exactly-once with a restart");
 }
 
-/// Tansu 0.6.0, an independent Kafka-compatible broker, installed and started through
-/// `scripts/tansu.sh` (memory storage, a free port); stopped when dropped.
-struct Tansu {
-    child: std::process::Child,
-    bootstrap: String,
-}
-
-impl Tansu {
-    fn start() -> Tansu {
-        let script = repo().join("scripts/tansu.sh");
-        let out = std::process::Command::new("bash")
-            .arg(&script)
-            .arg("path")
-            .output()
-            .expect("scripts/tansu.sh runs");
-        assert!(
-            out.status.success(),
-            "installing Tansu failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let bin = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let bootstrap = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{bootstrap}");
-        let child = std::process::Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("tansu starts");
-        wait_for("Tansu listening", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(&bootstrap).is_ok()
-        });
-        Tansu { child, bootstrap }
-    }
-
-    fn create_topics(&self, topics: &[(&str, i32)]) {
-        use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-        let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.bootstrap)
-            .create()
-            .expect("admin client");
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let new: Vec<NewTopic> = topics
-            .iter()
-            .map(|(t, p)| NewTopic::new(t, *p, TopicReplication::Fixed(1)))
-            .collect();
-        let results = runtime
-            .block_on(admin.create_topics(new.iter(), &AdminOptions::new()))
-            .expect("create topics");
-        for result in results {
-            result.expect("topic created");
-        }
-    }
-}
-
-impl Drop for Tansu {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn benchmark_on_tansu_an_independent_broker_yields_the_reference_actions() {
     let tansu = Tansu::start();
@@ -759,12 +496,7 @@ fn benchmark_on_tansu_an_independent_broker_yields_the_reference_actions() {
         "broker: Tansu 0.6.0 at {} (independent Kafka-compatible broker)",
         tansu.bootstrap
     );
-    tansu.create_topics(&[
-        (INPUT, PARTITIONS),
-        (ACTION_TOPICS[0], 4),
-        (ACTION_TOPICS[1], 4),
-        (DEAD_LETTERS, 1),
-    ]);
+    tansu.create_benchmark_topics();
     let state = tempfile::tempdir().expect("state dir");
     // the engine creates its compacted changelog itself through the admin API here
     run_benchmark_20k(&tansu.bootstrap, config(&tansu.bootstrap, state.path(), "tansu"));
@@ -786,41 +518,10 @@ fn run_benchmark_20k(bootstrap: &str, config: EngineConfig) {
     assert_eq!(engine.join().expect("stops cleanly").counters.events, 20_000);
 }
 
-/// What the broker does with transactions: is an aborted message hidden from `read_committed`?
-fn aborted_messages_hidden(bootstrap: &str, topic: &str) -> bool {
-    let producer: rdkafka::producer::BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("transactional.id", "probe")
-        .create()
-        .expect("transactional producer");
-    producer.init_transactions(Duration::from_secs(30)).expect("init");
-    producer.begin_transaction().expect("begin");
-    producer
-        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("aborted"))
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.flush(Duration::from_secs(10)).expect("flush");
-    producer.abort_transaction(Duration::from_secs(30)).expect("abort");
-    producer.begin_transaction().expect("begin");
-    producer
-        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("committed"))
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.commit_transaction(Duration::from_secs(30)).expect("commit");
-    let seen = read_all(bootstrap, &[topic], 1);
-    !seen.iter().any(|r| r.payload == b"aborted")
-}
-
 #[test]
 fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() {
     let tansu = Tansu::start();
-    tansu.create_topics(&[
-        (INPUT, PARTITIONS),
-        (ACTION_TOPICS[0], 4),
-        (ACTION_TOPICS[1], 4),
-        (DEAD_LETTERS, 1),
-        ("probe", 1),
-    ]);
+    tansu.create_benchmark_topics();
     let hides_aborted = aborted_messages_hidden(&tansu.bootstrap, "probe");
     println!(
         "broker: Tansu 0.6.0 at {}; probe: aborted transactional messages {} to read_committed readers",

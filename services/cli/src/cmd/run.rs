@@ -4,7 +4,10 @@ use revenue_engine_kafka::{logging, start, EngineConfig, Metrics, Status};
 use revenue_offline::load_dir;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+const STOP_SIGNALS: [i32; 2] = [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT];
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,6 +17,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // registered first: a SIGTERM while the engine starts (joining, restoring) is kept, not fatal
+    let early_stop = Arc::new(AtomicBool::new(false));
+    for signal in STOP_SIGNALS {
+        signal_hook::flag::register(signal, early_stop.clone())?;
+    }
     let config = EngineConfig::load(args.config.as_deref())?;
     logging::init(&config.log);
     let set = Arc::new(load_dir(&config.use_cases.dir)?);
@@ -30,8 +38,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let engine = start(config, set, metrics, status)?;
     // SIGTERM / Ctrl-C: stop fetching, finish in-flight work, commit, close the stores, exit 0
-    for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+    for signal in STOP_SIGNALS {
         signal_hook::flag::register(signal, engine.stop_flag())?;
+    }
+    if early_stop.load(Ordering::Relaxed) {
+        engine.stop();
     }
     let report = engine.join()?;
     tracing::info!(events = report.counters.events, "stopped");

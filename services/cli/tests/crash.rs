@@ -1,0 +1,575 @@
+//! Crash suite: `revenue-engine run` processes killed with SIGKILL at random moments, restarted
+//! (sometimes on an empty disk), scaled out and in, against Tansu — an independent
+//! Kafka-compatible broker, started here. Every test first probes and prints what the broker
+//! does with aborted transactions, then checks what must hold on any broker: no action lost,
+//! every repeated action byte-identical to its first copy, committed offsets, changelog and local
+//! state agreeing, and every customer's final state equal to a crash-free run's. Where the broker
+//! hides aborted data from `read_committed` readers, exactly-once also means no action twice.
+//!
+//! A run prints its random seed; `CRASH_SEED=<seed>` repeats its kill moments.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::Producer;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use revenue_engine_kafka::changelog::RestoreContext;
+use revenue_engine_kafka::store::PartitionStore;
+use revenue_testkit::{
+    aborted_messages_hidden, bench_lines, customer_of, decode_action, free_port, http_get, murmur2_partition,
+    offline_run, read_all, repo, send_waiting, OfflineRun, Tansu, ACTION_TOPICS, INPUT, PARTITIONS,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The crash tests run one at a time: each starts its own broker and several engine processes.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+const EXPECTED_ACTIONS: usize = 1_982;
+
+/// xorshift64*: kill moments from a printed seed.
+struct Dice(u64);
+
+impl Dice {
+    fn from_env_or_clock() -> Dice {
+        let seed = std::env::var("CRASH_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos() as u64)
+                    .unwrap_or(1)
+            })
+            | 1;
+        println!("seed: CRASH_SEED={seed}");
+        Dice(seed)
+    }
+
+    fn millis(&mut self, low: u64, high: u64) -> Duration {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        Duration::from_millis(low + r % (high - low).max(1))
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Guarantee {
+    AtLeastOnce,
+    ExactlyOnce,
+}
+
+/// One engine "pod": a `revenue-engine run` process with its own state directory, HTTP port and
+/// transactional id (stable across its restarts, like a StatefulSet pod's name).
+struct Instance {
+    name: String,
+    root: PathBuf,
+    http: String,
+    child: Option<Child>,
+    kills: u32,
+}
+
+impl Instance {
+    fn new(root: &Path, name: &str, bootstrap: &str, group: &str, guarantee: Guarantee) -> Instance {
+        let root = root.join(name);
+        std::fs::create_dir_all(&root).expect("instance dir");
+        let http = format!("127.0.0.1:{}", free_port());
+        let guarantee = match guarantee {
+            Guarantee::AtLeastOnce => "at_least_once",
+            Guarantee::ExactlyOnce => "exactly_once",
+        };
+        let config = format!(
+            "kafka:
+  bootstrap_servers: {bootstrap}
+  group_id: {group}
+  input_topics: [{INPUT}]
+  dead_letter_topic: dead-letters
+  customer_id: key
+  guarantee: {guarantee}
+  transactional_id: {group}-{name}
+  properties:
+    session.timeout.ms: \"6000\"
+    heartbeat.interval.ms: \"500\"
+state:
+  dir: {state}
+  commit_interval_ms: 200
+use_cases:
+  dir: {use_cases}
+http:
+  listen: {http}
+log:
+  format: json
+",
+            state = root.join("state").display(),
+            use_cases = repo().join("usecases/benchmark").display(),
+        );
+        std::fs::write(root.join("config.yaml"), config).expect("config");
+        Instance {
+            name: name.into(),
+            root,
+            http,
+            child: None,
+            kills: 0,
+        }
+    }
+
+    fn state_dir(&self) -> PathBuf {
+        self.root.join("state")
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.root.join("engine.log"))
+            .expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
+            .args(["run", "--config"])
+            .arg(self.root.join("config.yaml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("engine starts");
+        self.child = Some(child);
+    }
+
+    /// Restarts the process when it exited by itself (Kubernetes would), saying so.
+    fn revive_if_exited(&mut self) {
+        let exited = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        if let Some(status) = exited {
+            println!(
+                "{}: exited by itself ({status}); restarting\n{}",
+                self.name,
+                self.log_tail()
+            );
+            self.spawn();
+        }
+    }
+
+    fn ready(&mut self) -> bool {
+        self.revive_if_exited();
+        http_get(&self.http, "/readyz").is_some_and(|r| r.starts_with("HTTP/1.1 200"))
+    }
+
+    fn wait_ready(&mut self) {
+        let started = Instant::now();
+        while !self.ready() {
+            assert!(
+                started.elapsed() < Duration::from_secs(90),
+                "{} not ready in 90 s\n{}",
+                self.name,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix
+            let _ = child.wait();
+            self.kills += 1;
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        if let Some(child) = &self.child {
+            let sent = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success(), "kill {signal}");
+        }
+    }
+
+    /// SIGTERM, like a scale-down or rolling update: the engine finishes and exits 0.
+    fn terminate(&mut self) {
+        self.signal("-TERM");
+        if let Some(mut child) = self.child.take() {
+            let started = Instant::now();
+            let status = loop {
+                if let Some(status) = child.try_wait().expect("status") {
+                    break status;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(60),
+                    "{}: no exit after SIGTERM",
+                    self.name
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            };
+            assert!(status.success(), "{}: exit {status}\n{}", self.name, self.log_tail());
+        }
+    }
+
+    fn lose_disk(&self) {
+        let _ = std::fs::remove_dir_all(self.state_dir());
+    }
+
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(self.root.join("engine.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(15)..].join("\n")
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Produces the workload at a steady pace on its own thread, so kills land while it flows.
+struct Feeder {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Feeder {
+    fn start(bootstrap: &str, lines: Vec<String>, per_second: usize) -> Feeder {
+        let bootstrap = bootstrap.to_string();
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = done.clone();
+        let thread = std::thread::spawn(move || {
+            let producer = revenue_testkit::producer(&bootstrap);
+            let chunk = (per_second / 10).max(1);
+            for lines in lines.chunks(chunk) {
+                for line in lines {
+                    send_waiting(&producer, INPUT, &customer_of(line), line);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            producer.flush(Duration::from_secs(60)).expect("flush");
+            flag.store(true, Ordering::Relaxed);
+        });
+        Feeder {
+            done,
+            thread: Some(thread),
+        }
+    }
+
+    fn finish(mut self) {
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("feeder");
+        }
+        assert!(self.done.load(Ordering::Relaxed));
+    }
+}
+
+fn committed_offsets(bootstrap: &str, group: &str) -> BTreeMap<i32, i64> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition(INPUT, p);
+    }
+    match consumer.committed_offsets(tpl, Duration::from_secs(10)) {
+        Ok(committed) => committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    }
+}
+
+/// Waits until the group has committed every input event (high watermarks under-report on
+/// Tansu, so the produced counts decide), reviving instances that exited by themselves.
+fn wait_all_committed(bootstrap: &str, group: &str, offline: &OfflineRun, instances: &mut [&mut Instance]) {
+    let started = Instant::now();
+    loop {
+        if committed_offsets(bootstrap, group) == offline.end_offsets {
+            return;
+        }
+        for instance in instances.iter_mut() {
+            if instance.child.is_some() {
+                instance.revive_if_exited();
+            }
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let logs: Vec<String> = instances
+                .iter()
+                .map(|i| format!("--- {}\n{}", i.name, i.log_tail()))
+                .collect();
+            panic!(
+                "not everything committed in 180 s: {:?} of {:?}\n{}",
+                committed_offsets(bootstrap, group),
+                offline.end_offsets,
+                logs.join("\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// Every expected action arrived, nothing else did, and every repeated `action_id` is
+/// byte-identical to its first copy. Returns how many copies were repeats.
+fn check_actions(bootstrap: &str, offline: &OfflineRun) -> usize {
+    let received = read_all(bootstrap, &ACTION_TOPICS, EXPECTED_ACTIONS);
+    let mut first: HashMap<String, &[u8]> = HashMap::new();
+    let mut by_type: BTreeMap<String, usize> = BTreeMap::new();
+    let mut repeats = 0;
+    for message in &received {
+        let action = decode_action(&message.payload);
+        let id = action["action_id"].as_str().expect("action id").to_string();
+        assert!(
+            offline.action_ids.contains(&id),
+            "an action no crash-free run produces: {action}"
+        );
+        match first.get(&id) {
+            Some(bytes) => {
+                assert_eq!(
+                    *bytes,
+                    message.payload.as_slice(),
+                    "repeat of {id} differs from its first copy"
+                );
+                repeats += 1;
+            }
+            None => {
+                *by_type
+                    .entry(action["action_type"].as_str().unwrap_or("").into())
+                    .or_default() += 1;
+                first.insert(id, &message.payload);
+            }
+        }
+    }
+    assert_eq!(first.len(), EXPECTED_ACTIONS, "every expected action id arrived");
+    assert_eq!(by_type.get("telemarketing_handoff"), Some(&277));
+    assert_eq!(by_type.get("warmup_email"), Some(&1_705));
+    println!(
+        "actions read (read_committed): {} copies, {} distinct ids, {repeats} repeats (all byte-identical)",
+        received.len(),
+        first.len()
+    );
+    repeats
+}
+
+/// Every customer of `partition` in `store` equals the crash-free run's state.
+fn check_store(store: &mut PartitionStore, partition: i32, offline: &OfflineRun, context: &str) -> usize {
+    let set = revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
+    let mut compared = 0;
+    for (customer, expected) in &offline.states {
+        if murmur2_partition(customer.as_bytes(), PARTITIONS) != partition {
+            continue;
+        }
+        let stored = store.customer(&set.catalog, customer).expect("read state");
+        assert_eq!(
+            &*stored, expected,
+            "{context}: state of {customer} in partition {partition}"
+        );
+        compared += 1;
+    }
+    compared
+}
+
+/// Committed offsets, changelog and local state agree, and equal the crash-free run: the
+/// changelog restored into an empty directory, and the last owner's local store of every
+/// partition (the one whose stored offsets are the committed ones).
+fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &OfflineRun, instances: &[&Instance]) {
+    let committed = committed_offsets(bootstrap, group);
+    assert_eq!(committed, offline.end_offsets, "committed input offsets");
+    let restorer: BaseConsumer<RestoreContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "crash-check")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "20")
+        .create_with_context(RestoreContext)
+        .expect("restorer");
+    let fresh = tempfile::tempdir().expect("dir");
+    let changelog = format!("{group}.state-changelog");
+    let mut customers = 0;
+    for partition in 0..PARTITIONS {
+        let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
+        let store = PartitionStore::open(fresh.path(), partition, 100_000).expect("store");
+        let bound = (guarantee == Guarantee::ExactlyOnce).then_some(&next);
+        let (mut store, _) = revenue_engine_kafka::changelog::restore(
+            &restorer,
+            &changelog,
+            partition,
+            store,
+            fresh.path(),
+            bound,
+            |_| {},
+        )
+        .expect("restore");
+        assert_eq!(
+            store.input_offsets().expect("offsets"),
+            next,
+            "changelog offsets, partition {partition}"
+        );
+        customers += check_store(&mut store, partition, offline, "changelog");
+    }
+    assert_eq!(customers, offline.states.len());
+    let mut local = 0;
+    for partition in 0..PARTITIONS {
+        let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
+        for instance in instances {
+            let dir = instance.state_dir();
+            if !revenue_engine_kafka::store::store_path(&dir, partition).exists() {
+                continue;
+            }
+            let mut store = PartitionStore::open(&dir, partition, 100_000).expect("store");
+            if store.input_offsets().expect("offsets") == next {
+                check_store(
+                    &mut store,
+                    partition,
+                    offline,
+                    &format!("local store of {}", instance.name),
+                );
+                local += 1;
+            }
+        }
+    }
+    assert!(
+        local >= PARTITIONS as usize,
+        "every partition's last owner holds the final state locally"
+    );
+    println!(
+        "state: {customers} customers restored from the changelog and {local} local partition stores equal the crash-free run; committed offsets = input ends"
+    );
+}
+
+fn probe(tansu: &Tansu) -> bool {
+    let hidden = aborted_messages_hidden(&tansu.bootstrap, "probe");
+    println!(
+        "broker: Tansu 0.6.0 at {}; probe: aborted transactional messages are {} to read_committed readers",
+        tansu.bootstrap,
+        if hidden {
+            "hidden"
+        } else {
+            "VISIBLE (no zero-duplicate check)"
+        }
+    );
+    hidden
+}
+
+/// One instance, killed `kills` times at random moments (one of them early, during startup or
+/// restore), its disk lost before the restarts in `lose_disk_at`.
+fn kill_and_restart(guarantee: Guarantee, group: &str, kills: u32, lose_disk_at: &[u32]) {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut dice = Dice::from_env_or_clock();
+    let tansu = Tansu::start();
+    tansu.create_benchmark_topics();
+    let hides_aborted = probe(&tansu);
+    let lines = bench_lines(20_000, 2_000);
+    let offline = offline_run(&lines);
+    let root = tempfile::tempdir().expect("dir");
+    let mut engine = Instance::new(root.path(), "engine-0", &tansu.bootstrap, group, guarantee);
+    engine.spawn();
+    engine.wait_ready();
+    let feeder = Feeder::start(&tansu.bootstrap, lines, 700);
+    let started = Instant::now();
+    for kill in 0..kills {
+        if kill == 2 {
+            std::thread::sleep(dice.millis(100, 1_500));
+        } else {
+            engine.wait_ready();
+            std::thread::sleep(dice.millis(200, 2_500));
+        }
+        engine.kill();
+        let lost = lose_disk_at.contains(&kill);
+        if lost {
+            engine.lose_disk();
+        }
+        println!(
+            "{:>5.1} s: SIGKILL #{}{}",
+            started.elapsed().as_secs_f64(),
+            kill + 1,
+            if lost { ", state directory deleted" } else { "" }
+        );
+        engine.spawn();
+    }
+    feeder.finish();
+    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut engine]);
+    engine.terminate();
+    assert_eq!(engine.kills, kills);
+    let repeats = check_actions(&tansu.bootstrap, &offline);
+    if guarantee == Guarantee::ExactlyOnce && hides_aborted {
+        assert_eq!(
+            repeats, 0,
+            "exactly-once on a broker that hides aborted data: no repeats"
+        );
+    }
+    check_state(&tansu.bootstrap, group, guarantee, &offline, &[&engine]);
+}
+
+#[test]
+fn exactly_once_survives_six_sigkills_and_lost_disks() {
+    kill_and_restart(Guarantee::ExactlyOnce, "crash-eos", 6, &[1, 3]);
+}
+
+#[test]
+fn at_least_once_survives_sigkills_without_loss() {
+    kill_and_restart(Guarantee::AtLeastOnce, "crash-alo", 5, &[2]);
+}
+
+#[test]
+fn exactly_once_while_scaling_one_to_three_to_two_with_kills() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut dice = Dice::from_env_or_clock();
+    let tansu = Tansu::start();
+    tansu.create_benchmark_topics();
+    let hides_aborted = probe(&tansu);
+    let lines = bench_lines(20_000, 2_000);
+    let offline = offline_run(&lines);
+    let root = tempfile::tempdir().expect("dir");
+    let group = "crash-scale";
+    let new = |name: &str| Instance::new(root.path(), name, &tansu.bootstrap, group, Guarantee::ExactlyOnce);
+    let (mut a, mut b, mut c) = (new("engine-0"), new("engine-1"), new("engine-2"));
+    let started = Instant::now();
+    let say = |what: &str| println!("{:>5.1} s: {what}", started.elapsed().as_secs_f64());
+    a.spawn();
+    a.wait_ready();
+    let feeder = Feeder::start(&tansu.bootstrap, lines, 500);
+    std::thread::sleep(dice.millis(500, 2_000));
+    say("scale 1 → 3");
+    b.spawn();
+    c.spawn();
+    for instance in [&mut a, &mut b, &mut c] {
+        instance.wait_ready();
+    }
+    std::thread::sleep(dice.millis(200, 2_000));
+    say("SIGKILL engine-1");
+    b.kill();
+    b.spawn();
+    b.wait_ready();
+    std::thread::sleep(dice.millis(200, 2_000));
+    say("scale 3 → 2 (SIGTERM engine-2)");
+    c.terminate();
+    a.wait_ready();
+    std::thread::sleep(dice.millis(200, 2_000));
+    say("SIGKILL engine-0, state directory deleted");
+    a.kill();
+    a.lose_disk();
+    a.spawn();
+    a.wait_ready();
+    std::thread::sleep(dice.millis(200, 2_000));
+    say("SIGKILL engine-1");
+    b.kill();
+    b.spawn();
+    feeder.finish();
+    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut a, &mut b]);
+    a.terminate();
+    b.terminate();
+    let repeats = check_actions(&tansu.bootstrap, &offline);
+    if hides_aborted {
+        assert_eq!(
+            repeats, 0,
+            "exactly-once on a broker that hides aborted data: no repeats"
+        );
+    }
+    check_state(&tansu.bootstrap, group, Guarantee::ExactlyOnce, &offline, &[&a, &b, &c]);
+}
