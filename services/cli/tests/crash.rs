@@ -71,6 +71,8 @@ struct Instance {
     http: String,
     child: Option<Child>,
     kills: u32,
+    /// `REVENUE_ENGINE_FAILPOINT` for the next start: the process aborts itself there.
+    failpoint: Option<String>,
 }
 
 impl Instance {
@@ -114,6 +116,7 @@ log:
             http,
             child: None,
             kills: 0,
+            failpoint: None,
         }
     }
 
@@ -127,13 +130,16 @@ log:
             .append(true)
             .open(self.root.join("engine.log"))
             .expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_revenue-engine"));
+        command
             .args(["run", "--config"])
             .arg(self.root.join("config.yaml"))
             .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("engine starts");
+            .stderr(log);
+        if let Some(failpoint) = &self.failpoint {
+            command.env("REVENUE_ENGINE_FAILPOINT", failpoint);
+        }
+        let child = command.spawn().expect("engine starts");
         self.child = Some(child);
     }
 
@@ -204,6 +210,31 @@ log:
             };
             assert!(status.success(), "{}: exit {status}\n{}", self.name, self.log_tail());
         }
+    }
+
+    /// Waits until the process aborts itself at its failpoint.
+    fn wait_crash(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("status") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "{}: no crash at failpoint {:?} in 120 s\n{}",
+                self.name,
+                self.failpoint,
+                self.log_tail()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(
+            !status.success(),
+            "{}: aborted at its failpoint, got {status}",
+            self.name
+        );
+        self.failpoint = None;
     }
 
     fn lose_disk(&self) {
@@ -422,7 +453,8 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
                 continue;
             }
             let mut store = PartitionStore::open(&dir, partition, 100_000).expect("store");
-            if store.input_offsets().expect("offsets") == next {
+            let stored = store.input_offsets().expect("offsets");
+            if stored == next {
                 check_store(
                     &mut store,
                     partition,
@@ -456,9 +488,21 @@ fn probe(tansu: &Tansu) -> bool {
     hidden
 }
 
-/// One instance, killed `kills` times at random moments (one of them early, during startup or
-/// restore), its disk lost before the restarts in `lose_disk_at`.
-fn kill_and_restart(guarantee: Guarantee, group: &str, kills: u32, lose_disk_at: &[u32]) {
+/// How one crash of the single-instance tests happens.
+#[derive(Clone, Copy)]
+enum Crash {
+    /// SIGKILL a random moment after the instance is ready.
+    Kill,
+    /// SIGKILL a random moment after the start: during startup, joining or restoring.
+    EarlyKill,
+    /// The process aborts itself at a failpoint of the checkpoint (a window too narrow for
+    /// random kills to hit often).
+    At(&'static str),
+}
+
+/// One instance crashed once per step of `plan`, its state directory deleted before the
+/// restarts marked `true`.
+fn crash_and_restart(guarantee: Guarantee, group: &str, plan: &[(Crash, bool)]) {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut dice = Dice::from_env_or_clock();
     let tansu = Tansu::start();
@@ -470,32 +514,46 @@ fn kill_and_restart(guarantee: Guarantee, group: &str, kills: u32, lose_disk_at:
     let mut engine = Instance::new(root.path(), "engine-0", &tansu.bootstrap, group, guarantee);
     engine.spawn();
     engine.wait_ready();
-    let feeder = Feeder::start(&tansu.bootstrap, lines, 700);
+    let feeder = Feeder::start(&tansu.bootstrap, lines, 300);
     let started = Instant::now();
-    for kill in 0..kills {
-        if kill == 2 {
-            std::thread::sleep(dice.millis(100, 1_500));
-        } else {
-            engine.wait_ready();
-            std::thread::sleep(dice.millis(200, 2_500));
-        }
-        engine.kill();
-        let lost = lose_disk_at.contains(&kill);
-        if lost {
+    for (step, (crash, lose_disk)) in plan.iter().enumerate() {
+        let how = match crash {
+            Crash::Kill | Crash::EarlyKill => {
+                if matches!(crash, Crash::EarlyKill) {
+                    std::thread::sleep(dice.millis(100, 1_500));
+                } else {
+                    engine.wait_ready();
+                    std::thread::sleep(dice.millis(200, 2_500));
+                }
+                engine.kill();
+                "SIGKILL".to_string()
+            }
+            Crash::At(point) => {
+                engine.wait_crash();
+                format!("aborted itself at failpoint {point}")
+            }
+        };
+        if *lose_disk {
             engine.lose_disk();
         }
         println!(
-            "{:>5.1} s: SIGKILL #{}{}",
+            "{:>5.1} s: crash #{}: {how}{}",
             started.elapsed().as_secs_f64(),
-            kill + 1,
-            if lost { ", state directory deleted" } else { "" }
+            step + 1,
+            if *lose_disk { ", state directory deleted" } else { "" }
         );
+        if let Some((Crash::At(point), _)) = plan.get(step + 1) {
+            engine.failpoint = Some(format!("{point}:0.25"));
+        }
         engine.spawn();
     }
     feeder.finish();
     wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut engine]);
+    // the last start holds every partition (restored) before it stops
+    engine.wait_ready();
     engine.terminate();
-    assert_eq!(engine.kills, kills);
+    let kills = plan.iter().filter(|(c, _)| !matches!(c, Crash::At(_))).count();
+    assert_eq!(engine.kills as usize, kills);
     let repeats = check_actions(&tansu.bootstrap, &offline);
     if guarantee == Guarantee::ExactlyOnce && hides_aborted {
         assert_eq!(
@@ -506,14 +564,34 @@ fn kill_and_restart(guarantee: Guarantee, group: &str, kills: u32, lose_disk_at:
     check_state(&tansu.bootstrap, group, guarantee, &offline, &[&engine]);
 }
 
+use revenue_engine_kafka::failpoint::{AFTER_COMMIT, BEFORE_COMMIT, BEFORE_OFFSET_COMMIT};
+
 #[test]
-fn exactly_once_survives_six_sigkills_and_lost_disks() {
-    kill_and_restart(Guarantee::ExactlyOnce, "crash-eos", 6, &[1, 3]);
+fn exactly_once_survives_sigkills_crashes_in_commits_and_lost_disks() {
+    let plan = [
+        (Crash::Kill, false),
+        (Crash::Kill, true),
+        (Crash::EarlyKill, false),
+        (Crash::At(BEFORE_COMMIT), true),
+        (Crash::Kill, false),
+        (Crash::At(AFTER_COMMIT), false),
+        (Crash::Kill, true),
+    ];
+    crash_and_restart(Guarantee::ExactlyOnce, "crash-eos", &plan);
 }
 
 #[test]
-fn at_least_once_survives_sigkills_without_loss() {
-    kill_and_restart(Guarantee::AtLeastOnce, "crash-alo", 5, &[2]);
+fn at_least_once_survives_sigkills_and_crashes_in_commits_without_loss() {
+    let plan = [
+        (Crash::Kill, false),
+        (Crash::At(BEFORE_OFFSET_COMMIT), false),
+        (Crash::EarlyKill, true),
+        (Crash::Kill, false),
+        (Crash::At(BEFORE_COMMIT), true),
+        (Crash::Kill, false),
+        (Crash::Kill, false),
+    ];
+    crash_and_restart(Guarantee::AtLeastOnce, "crash-alo", &plan);
 }
 
 #[test]
@@ -562,6 +640,8 @@ fn exactly_once_while_scaling_one_to_three_to_two_with_kills() {
     b.spawn();
     feeder.finish();
     wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut a, &mut b]);
+    a.wait_ready();
+    b.wait_ready();
     a.terminate();
     b.terminate();
     let repeats = check_actions(&tansu.bootstrap, &offline);

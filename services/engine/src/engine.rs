@@ -837,6 +837,10 @@ impl Worker {
         }
         // 2. … every action, dead letter and changelog record is acknowledged (exactly-once: they
         // and the input offsets commit as one transaction; local state is written only after) …
+        let wrote = !pending.is_empty();
+        if wrote {
+            crate::failpoint::hit(crate::failpoint::BEFORE_COMMIT);
+        }
         if self.transactional {
             if !self.in_transaction {
                 return Ok(()); // nothing was processed since the last checkpoint
@@ -867,6 +871,9 @@ impl Worker {
                 "{failed} message(s) failed, last: {last}"
             )));
         }
+        if wrote {
+            crate::failpoint::hit(crate::failpoint::AFTER_COMMIT);
+        }
         // 3. … then local state, input offsets and changelog position in one batch per partition …
         let changelog_next = self
             .delivery
@@ -886,6 +893,9 @@ impl Worker {
                 .as_ref()
                 .and_then(|_| changelog_next.get(&task.partition).copied());
             task.store.write(&changes, &offsets, position)?;
+        }
+        if wrote {
+            crate::failpoint::hit(crate::failpoint::BEFORE_OFFSET_COMMIT);
         }
         // 4. … and last the offsets are committed to the group
         let mut tpl = TopicPartitionList::new();

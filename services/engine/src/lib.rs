@@ -6,6 +6,7 @@ pub mod changelog;
 pub mod config;
 pub mod demo;
 pub mod engine;
+pub mod failpoint;
 pub mod http;
 pub mod logging;
 pub mod metrics;
