@@ -241,8 +241,12 @@ log:
         let _ = std::fs::remove_dir_all(self.state_dir());
     }
 
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("engine.log")).unwrap_or_default()
+    }
+
     fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.root.join("engine.log")).unwrap_or_default();
+        let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
     }
@@ -652,4 +656,54 @@ fn exactly_once_while_scaling_one_to_three_to_two_with_kills() {
         );
     }
     check_state(&tansu.bootstrap, group, Guarantee::ExactlyOnce, &offline, &[&a, &b, &c]);
+}
+
+#[test]
+fn exactly_once_when_a_frozen_instance_is_kicked_out_and_comes_back() {
+    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let mut dice = Dice::from_env_or_clock();
+    let tansu = Tansu::start();
+    tansu.create_benchmark_topics();
+    let hides_aborted = probe(&tansu);
+    let lines = bench_lines(20_000, 2_000);
+    let offline = offline_run(&lines);
+    let root = tempfile::tempdir().expect("dir");
+    let group = "crash-frozen";
+    let new = |name: &str| Instance::new(root.path(), name, &tansu.bootstrap, group, Guarantee::ExactlyOnce);
+    let (mut a, mut b) = (new("engine-0"), new("engine-1"));
+    a.spawn();
+    b.spawn();
+    a.wait_ready();
+    b.wait_ready();
+    let feeder = Feeder::start(&tansu.bootstrap, lines, 500);
+    std::thread::sleep(dice.millis(1_000, 3_000));
+    // SIGSTOP: no heartbeats; after session.timeout.ms (6 s) the group gives its partitions to
+    // engine-0, while engine-1 still holds an open transaction
+    println!("SIGSTOP engine-1 for 10 s");
+    b.signal("-STOP");
+    std::thread::sleep(Duration::from_secs(10));
+    b.signal("-CONT");
+    println!("SIGCONT engine-1: it finds its partitions lost, aborts and rejoins");
+    feeder.finish();
+    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut a, &mut b]);
+    a.wait_ready();
+    b.wait_ready();
+    a.terminate();
+    b.terminate();
+    let log = b.log();
+    let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
+    let (stalls, lost) = (
+        count("stalled past the session timeout"),
+        count("partitions lost to another member"),
+    );
+    println!("engine-1 log: {stalls} stall(s) detected, {lost} lost assignment(s)");
+    assert!(stalls > 0, "engine-1 noticed its stall\n{}", b.log_tail());
+    let repeats = check_actions(&tansu.bootstrap, &offline);
+    if hides_aborted {
+        assert_eq!(
+            repeats, 0,
+            "exactly-once on a broker that hides aborted data: no repeats"
+        );
+    }
+    check_state(&tansu.bootstrap, group, Guarantee::ExactlyOnce, &offline, &[&a, &b]);
 }

@@ -49,6 +49,16 @@ pub enum Guarantee {
 }
 
 impl KafkaConfig {
+    /// The consumer's `session.timeout.ms` (librdkafka's default 45 s unless set in properties).
+    pub fn session_timeout(&self) -> std::time::Duration {
+        let ms = self
+            .properties
+            .get("session.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(45_000);
+        std::time::Duration::from_millis(ms)
+    }
+
     pub fn transactional_id(&self) -> String {
         if !self.transactional_id.is_empty() {
             return self.transactional_id.clone();

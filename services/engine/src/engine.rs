@@ -174,6 +174,8 @@ struct Worker {
     /// Exactly-once: everything between two checkpoints is one Kafka transaction.
     transactional: bool,
     in_transaction: bool,
+    /// After a stall: until then (or the next rebalance) nothing is committed.
+    suspect_until: Option<Instant>,
     /// Id of the last checkpoint, sent with its changelog records (starts at a random value, so
     /// two runs of one instance never share ids).
     checkpoint_id: u64,
@@ -210,6 +212,8 @@ impl ConsumerContext for EngineContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
         let cooperative = matches!(consumer.rebalance_protocol(), RebalanceProtocol::Cooperative);
         let mut worker = self.lock();
+        // the group has spoken: whatever a stall made us doubt is settled now
+        worker.suspect_until = None;
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 if let Err(e) = worker.open_partitions(consumer, tpl) {
@@ -376,6 +380,7 @@ pub fn start(
                 transactional,
                 in_transaction: false,
                 checkpoint_id: random_start(),
+                suspect_until: None,
                 counters_at_begin: Counters::default(),
                 changelog: changelog.as_deref().map(Arc::from),
                 dead_letters: BTreeMap::new(),
@@ -451,12 +456,27 @@ fn run_loop(
 ) -> Result<EngineReport, EngineError> {
     info!("engine started");
     let mut last_checkpoint = Instant::now();
+    let stall_limit = consumer.context().lock().config.kafka.session_timeout();
+    let mut alive = Instant::now();
     while !stop.load(Ordering::Relaxed) {
         status.beat();
         let message = consumer.poll(Duration::from_millis(100));
+        // a gap longer than the session timeout (the process was frozen, or starved): the group
+        // has probably given our partitions to another member, which processes them from the
+        // last commit — so nothing of ours may commit until the group has told us where we stand
+        let stalled = alive.elapsed();
+        alive = Instant::now();
         let mut worker = consumer.context().lock();
         if let Some(e) = worker.fatal.take() {
             return Err(e);
+        }
+        if stalled > stall_limit {
+            warn!(
+                stalled_ms = stalled.as_millis() as u64,
+                "engine stalled past the session timeout; dropping uncommitted work until the group rebalances"
+            );
+            worker.suspect_until = Some(Instant::now() + stall_limit);
+            worker.discard_uncommitted(&consumer)?;
         }
         match message {
             None => {}
@@ -791,6 +811,10 @@ impl Worker {
 
     /// Acknowledged actions, then state with offsets in one batch per partition, then the commit.
     fn checkpoint<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>, sync: bool) -> Result<(), EngineError> {
+        if self.suspect_until.is_some_and(|until| Instant::now() < until) {
+            return self.discard_uncommitted(consumer);
+        }
+        self.suspect_until = None;
         let started = Instant::now();
         // 1. the changed state goes to the changelog (with the offsets it starts from and reaches) …
         self.checkpoint_id = self.checkpoint_id.wrapping_add(1);
@@ -954,22 +978,45 @@ impl Worker {
             return Err(EngineError::Kafka(cause));
         }
         warn!(error = %cause, "transaction failed; aborting and reprocessing from the last checkpoint");
-        self.producer.abort_transaction(Duration::from_secs(60))?;
-        self.in_transaction = false;
-        self.counters = self.counters_at_begin.clone();
+        self.discard_uncommitted(consumer)
+    }
+
+    /// Forgets everything since the last checkpoint: the open transaction is aborted, cached
+    /// state dropped (RocksDB was not written) and every partition rewound to its stored offsets.
+    fn discard_uncommitted<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<(), EngineError> {
+        if self.in_transaction {
+            self.producer.abort_transaction(Duration::from_secs(60))?;
+            self.in_transaction = false;
+            self.counters = self.counters_at_begin.clone();
+        }
+        let mut never_stored = TopicPartitionList::new();
         for task in &mut self.tasks {
             task.store.clear_cache();
             task.dirty = false;
             for input in &mut task.inputs {
                 input.next_offset = task.store.next_offset(&input.topic)?;
-                if let Some(next) = input.next_offset {
-                    consumer.seek(
+                match input.next_offset {
+                    Some(next) => consumer.seek(
                         &input.topic,
                         task.partition,
                         Offset::Offset(next),
                         Duration::from_secs(10),
-                    )?;
+                    )?,
+                    None => {
+                        never_stored.add_partition(&input.topic, task.partition);
+                    }
                 }
+            }
+        }
+        if never_stored.count() > 0 {
+            // nothing stored yet: back to the group's committed offset, or the beginning
+            let committed = consumer.committed_offsets(never_stored, Duration::from_secs(30))?;
+            for element in committed.elements() {
+                let offset = match element.offset() {
+                    Offset::Offset(next) => Offset::Offset(next),
+                    _ => Offset::Beginning,
+                };
+                consumer.seek(element.topic(), element.partition(), offset, Duration::from_secs(10))?;
             }
         }
         Ok(())

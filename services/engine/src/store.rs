@@ -121,6 +121,11 @@ impl PartitionStore {
             .map(i64::from_le_bytes))
     }
 
+    /// A customer's stored value as it is in RocksDB (diagnostics and tests).
+    pub fn stored_bytes(&self, id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.db.get(id.as_bytes()).map_err(|e| self.error(e))
+    }
+
     /// The customer's state, from the cache or RocksDB; marked changed.
     pub fn customer(&mut self, catalog: &Catalog, id: &str) -> Result<&mut CustomerState, StoreError> {
         // ids up to 24 bytes are inline in a CompactString: the lookup key costs no allocation

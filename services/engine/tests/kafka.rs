@@ -537,3 +537,111 @@ fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() 
     // aborted in this run, so even a broker that leaks aborted data shows no action twice
     assert_benchmark_actions_once(&tansu.bootstrap, "exactly-once on Tansu, read_committed");
 }
+
+/// A transactional write of one checkpoint to the changelog: state records, then its offsets
+/// record, all with the checkpoint id header; committed or aborted.
+fn write_checkpoint(
+    producer: &rdkafka::producer::BaseProducer,
+    topic: &str,
+    id: u64,
+    states: &[(&str, &str)],
+    from: i64,
+    to: i64,
+    commit: bool,
+) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use revenue_engine_kafka::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
+    let id = id.to_le_bytes();
+    let header = || {
+        OwnedHeaders::new().insert(Header {
+            key: CHECKPOINT_HEADER,
+            value: Some(&id),
+        })
+    };
+    producer.begin_transaction().expect("begin");
+    for (key, value) in states {
+        producer
+            .send(
+                BaseRecord::<str, str>::to(topic)
+                    .partition(0)
+                    .key(key)
+                    .payload(value)
+                    .headers(header()),
+            )
+            .map_err(|(e, _)| e)
+            .expect("send");
+    }
+    let from: Vec<(&str, i64)> = if from < 0 { vec![] } else { vec![(INPUT, from)] };
+    let offsets = encode_offsets(&from, &[(INPUT, to)]);
+    producer
+        .send(
+            BaseRecord::<[u8], [u8]>::to(topic)
+                .partition(0)
+                .key(INPUT_OFFSETS_KEY)
+                .payload(&offsets)
+                .headers(header()),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    if commit {
+        producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+    } else {
+        producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+    }
+}
+
+#[test]
+fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_them() {
+    use revenue_engine_kafka::changelog::{restore, RestoreContext};
+    use revenue_engine_kafka::store::PartitionStore;
+    let tansu = Tansu::start();
+    tansu.create_topics(&[("changelog", 1), ("probe", 1)]);
+    let hides_aborted = aborted_messages_hidden(&tansu.bootstrap, "probe");
+    println!(
+        "broker: Tansu 0.6.0 at {}; probe: aborted transactional messages {} to read_committed readers",
+        tansu.bootstrap,
+        if hides_aborted { "hidden" } else { "VISIBLE" }
+    );
+    let producer: rdkafka::producer::BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &tansu.bootstrap)
+        .set("transactional.id", "changelog-writer")
+        .create()
+        .expect("producer");
+    producer.init_transactions(Duration::from_secs(30)).expect("init");
+    // committed up to input offset 10; a checkpoint to 20 aborted (a crash inside the commit)
+    write_checkpoint(&producer, "changelog", 1, &[("c1", "v1")], -1, 10, true);
+    write_checkpoint(&producer, "changelog", 2, &[("c1", "v2"), ("c2", "v3")], 10, 20, false);
+    let restorer: rdkafka::consumer::BaseConsumer<RestoreContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &tansu.bootstrap)
+        .set("group.id", "restore-test")
+        .set("enable.partition.eof", "true")
+        .create_with_context(RestoreContext)
+        .expect("restorer");
+    let restored = |committed: Option<&std::collections::BTreeMap<String, i64>>| {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = PartitionStore::open(dir.path(), 0, 1_000).expect("store");
+        let (store, _) = restore(&restorer, "changelog", 0, store, dir.path(), committed, |_| {}).expect("restore");
+        let offsets = store.input_offsets().expect("offsets")[INPUT];
+        let c1 = store.stored_bytes("c1").expect("read");
+        let c2 = store.stored_bytes("c2").expect("read");
+        (offsets, c1, c2)
+    };
+    let committed = std::collections::BTreeMap::from([(INPUT.to_string(), 10)]);
+    let (offsets, c1, c2) = restored(Some(&committed));
+    assert_eq!(offsets, 10, "restored up to the committed input offsets");
+    assert_eq!(
+        c1.as_deref(),
+        Some(b"v1".as_slice()),
+        "the aborted checkpoint left no trace"
+    );
+    assert_eq!(c2, None);
+    // without the bound (at-least-once reading), what the broker returns decides
+    let (offsets, _, c2) = restored(None);
+    if hides_aborted {
+        assert_eq!((offsets, c2), (10, None));
+    } else {
+        assert_eq!(offsets, 20, "this broker returned the aborted checkpoint");
+        assert!(c2.is_some());
+    }
+}
