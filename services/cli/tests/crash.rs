@@ -15,7 +15,7 @@ use revenue_engine_kafka::changelog::RestoreContext;
 use revenue_engine_kafka::store::PartitionStore;
 use revenue_testkit::{
     aborted_messages_hidden, bench_lines, customer_of, decode_action, free_port, http_get, murmur2_partition,
-    offline_run, read_all, repo, send_waiting, OfflineRun, Tansu, ACTION_TOPICS, INPUT, PARTITIONS,
+    offline_run, read_all, repo, send_waiting, wait_exit, OfflineRun, Tansu, ACTION_TOPICS, INPUT, PARTITIONS,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -196,18 +196,8 @@ log:
     fn terminate(&mut self) {
         self.signal("-TERM");
         if let Some(mut child) = self.child.take() {
-            let started = Instant::now();
-            let status = loop {
-                if let Some(status) = child.try_wait().expect("status") {
-                    break status;
-                }
-                assert!(
-                    started.elapsed() < Duration::from_secs(60),
-                    "{}: no exit after SIGTERM",
-                    self.name
-                );
-                std::thread::sleep(Duration::from_millis(50));
-            };
+            let status = wait_exit(&mut child, Duration::from_secs(60))
+                .unwrap_or_else(|| panic!("{}: no exit 60 s after SIGTERM", self.name));
             assert!(status.success(), "{}: exit {status}\n{}", self.name, self.log_tail());
         }
     }
@@ -215,20 +205,14 @@ log:
     /// Waits until the process aborts itself at its failpoint.
     fn wait_crash(&mut self) {
         let mut child = self.child.take().expect("running");
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("status") {
-                break status;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(120),
+        let status = wait_exit(&mut child, Duration::from_secs(120)).unwrap_or_else(|| {
+            panic!(
                 "{}: no crash at failpoint {:?} in 120 s\n{}",
                 self.name,
                 self.failpoint,
                 self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
+            )
+        });
         assert!(
             !status.success(),
             "{}: aborted at its failpoint, got {status}",
@@ -492,6 +476,80 @@ fn probe(tansu: &Tansu) -> bool {
     hidden
 }
 
+/// What every crash test shares: one test at a time, its seed, a fresh Tansu with the
+/// benchmark topics and its transaction probe, the workload and its crash-free reference.
+struct Scenario {
+    _serial: std::sync::MutexGuard<'static, ()>,
+    dice: Dice,
+    tansu: Tansu,
+    hides_aborted: bool,
+    lines: Vec<String>,
+    offline: OfflineRun,
+    root: tempfile::TempDir,
+    group: &'static str,
+    guarantee: Guarantee,
+}
+
+impl Scenario {
+    fn start(group: &'static str, guarantee: Guarantee) -> Scenario {
+        let serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+        let dice = Dice::from_env_or_clock();
+        let tansu = Tansu::start();
+        tansu.create_benchmark_topics();
+        let hides_aborted = probe(&tansu);
+        let lines = bench_lines(20_000, 2_000);
+        let offline = offline_run(&lines);
+        Scenario {
+            _serial: serial,
+            dice,
+            tansu,
+            hides_aborted,
+            lines,
+            offline,
+            root: tempfile::tempdir().expect("dir"),
+            group,
+            guarantee,
+        }
+    }
+
+    fn instance(&self, name: &str) -> Instance {
+        Instance::new(
+            self.root.path(),
+            name,
+            &self.tansu.bootstrap,
+            self.group,
+            self.guarantee,
+        )
+    }
+
+    fn feed(&mut self, per_second: usize) -> Feeder {
+        Feeder::start(&self.tansu.bootstrap, std::mem::take(&mut self.lines), per_second)
+    }
+
+    /// Lets the run finish (everything committed), stops the `running` instances with SIGTERM
+    /// once they hold their partitions, and checks actions and state (local stores of `running`
+    /// and `stopped` instances).
+    fn finish(&self, feeder: Feeder, running: &mut [&mut Instance], stopped: &[&Instance]) {
+        feeder.finish();
+        wait_all_committed(&self.tansu.bootstrap, self.group, &self.offline, running);
+        for instance in running.iter_mut() {
+            instance.wait_ready();
+        }
+        for instance in running.iter_mut() {
+            instance.terminate();
+        }
+        let repeats = check_actions(&self.tansu.bootstrap, &self.offline);
+        if self.guarantee == Guarantee::ExactlyOnce && self.hides_aborted {
+            assert_eq!(
+                repeats, 0,
+                "exactly-once on a broker that hides aborted data: no repeats"
+            );
+        }
+        let all: Vec<&Instance> = running.iter().map(|i| &**i).chain(stopped.iter().copied()).collect();
+        check_state(&self.tansu.bootstrap, self.group, self.guarantee, &self.offline, &all);
+    }
+}
+
 /// How one crash of the single-instance tests happens.
 #[derive(Clone, Copy)]
 enum Crash {
@@ -506,28 +564,21 @@ enum Crash {
 
 /// One instance crashed once per step of `plan`, its state directory deleted before the
 /// restarts marked `true`.
-fn crash_and_restart(guarantee: Guarantee, group: &str, plan: &[(Crash, bool)]) {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let mut dice = Dice::from_env_or_clock();
-    let tansu = Tansu::start();
-    tansu.create_benchmark_topics();
-    let hides_aborted = probe(&tansu);
-    let lines = bench_lines(20_000, 2_000);
-    let offline = offline_run(&lines);
-    let root = tempfile::tempdir().expect("dir");
-    let mut engine = Instance::new(root.path(), "engine-0", &tansu.bootstrap, group, guarantee);
+fn crash_and_restart(guarantee: Guarantee, group: &'static str, plan: &[(Crash, bool)]) {
+    let mut scenario = Scenario::start(group, guarantee);
+    let mut engine = scenario.instance("engine-0");
     engine.spawn();
     engine.wait_ready();
-    let feeder = Feeder::start(&tansu.bootstrap, lines, 300);
+    let feeder = scenario.feed(300);
     let started = Instant::now();
     for (step, (crash, lose_disk)) in plan.iter().enumerate() {
         let how = match crash {
             Crash::Kill | Crash::EarlyKill => {
                 if matches!(crash, Crash::EarlyKill) {
-                    std::thread::sleep(dice.millis(100, 1_500));
+                    std::thread::sleep(scenario.dice.millis(100, 1_500));
                 } else {
                     engine.wait_ready();
-                    std::thread::sleep(dice.millis(200, 2_500));
+                    std::thread::sleep(scenario.dice.millis(200, 2_500));
                 }
                 engine.kill();
                 "SIGKILL".to_string()
@@ -551,21 +602,9 @@ fn crash_and_restart(guarantee: Guarantee, group: &str, plan: &[(Crash, bool)]) 
         }
         engine.spawn();
     }
-    feeder.finish();
-    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut engine]);
-    // the last start holds every partition (restored) before it stops
-    engine.wait_ready();
-    engine.terminate();
     let kills = plan.iter().filter(|(c, _)| !matches!(c, Crash::At(_))).count();
     assert_eq!(engine.kills as usize, kills);
-    let repeats = check_actions(&tansu.bootstrap, &offline);
-    if guarantee == Guarantee::ExactlyOnce && hides_aborted {
-        assert_eq!(
-            repeats, 0,
-            "exactly-once on a broker that hides aborted data: no repeats"
-        );
-    }
-    check_state(&tansu.bootstrap, group, guarantee, &offline, &[&engine]);
+    scenario.finish(feeder, &mut [&mut engine], &[]);
 }
 
 use revenue_engine_kafka::failpoint::{AFTER_COMMIT, BEFORE_COMMIT, BEFORE_OFFSET_COMMIT};
@@ -600,83 +639,56 @@ fn at_least_once_survives_sigkills_and_crashes_in_commits_without_loss() {
 
 #[test]
 fn exactly_once_while_scaling_one_to_three_to_two_with_kills() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let mut dice = Dice::from_env_or_clock();
-    let tansu = Tansu::start();
-    tansu.create_benchmark_topics();
-    let hides_aborted = probe(&tansu);
-    let lines = bench_lines(20_000, 2_000);
-    let offline = offline_run(&lines);
-    let root = tempfile::tempdir().expect("dir");
-    let group = "crash-scale";
-    let new = |name: &str| Instance::new(root.path(), name, &tansu.bootstrap, group, Guarantee::ExactlyOnce);
-    let (mut a, mut b, mut c) = (new("engine-0"), new("engine-1"), new("engine-2"));
+    let mut scenario = Scenario::start("crash-scale", Guarantee::ExactlyOnce);
+    let (mut a, mut b, mut c) = (
+        scenario.instance("engine-0"),
+        scenario.instance("engine-1"),
+        scenario.instance("engine-2"),
+    );
     let started = Instant::now();
     let say = |what: &str| println!("{:>5.1} s: {what}", started.elapsed().as_secs_f64());
     a.spawn();
     a.wait_ready();
-    let feeder = Feeder::start(&tansu.bootstrap, lines, 500);
-    std::thread::sleep(dice.millis(500, 2_000));
+    let feeder = scenario.feed(500);
+    std::thread::sleep(scenario.dice.millis(500, 2_000));
     say("scale 1 → 3");
     b.spawn();
     c.spawn();
     for instance in [&mut a, &mut b, &mut c] {
         instance.wait_ready();
     }
-    std::thread::sleep(dice.millis(200, 2_000));
+    std::thread::sleep(scenario.dice.millis(200, 2_000));
     say("SIGKILL engine-1");
     b.kill();
     b.spawn();
     b.wait_ready();
-    std::thread::sleep(dice.millis(200, 2_000));
+    std::thread::sleep(scenario.dice.millis(200, 2_000));
     say("scale 3 → 2 (SIGTERM engine-2)");
     c.terminate();
     a.wait_ready();
-    std::thread::sleep(dice.millis(200, 2_000));
+    std::thread::sleep(scenario.dice.millis(200, 2_000));
     say("SIGKILL engine-0, state directory deleted");
     a.kill();
     a.lose_disk();
     a.spawn();
     a.wait_ready();
-    std::thread::sleep(dice.millis(200, 2_000));
+    std::thread::sleep(scenario.dice.millis(200, 2_000));
     say("SIGKILL engine-1");
     b.kill();
     b.spawn();
-    feeder.finish();
-    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut a, &mut b]);
-    a.wait_ready();
-    b.wait_ready();
-    a.terminate();
-    b.terminate();
-    let repeats = check_actions(&tansu.bootstrap, &offline);
-    if hides_aborted {
-        assert_eq!(
-            repeats, 0,
-            "exactly-once on a broker that hides aborted data: no repeats"
-        );
-    }
-    check_state(&tansu.bootstrap, group, Guarantee::ExactlyOnce, &offline, &[&a, &b, &c]);
+    scenario.finish(feeder, &mut [&mut a, &mut b], &[&c]);
 }
 
 #[test]
 fn exactly_once_when_a_frozen_instance_is_kicked_out_and_comes_back() {
-    let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
-    let mut dice = Dice::from_env_or_clock();
-    let tansu = Tansu::start();
-    tansu.create_benchmark_topics();
-    let hides_aborted = probe(&tansu);
-    let lines = bench_lines(20_000, 2_000);
-    let offline = offline_run(&lines);
-    let root = tempfile::tempdir().expect("dir");
-    let group = "crash-frozen";
-    let new = |name: &str| Instance::new(root.path(), name, &tansu.bootstrap, group, Guarantee::ExactlyOnce);
-    let (mut a, mut b) = (new("engine-0"), new("engine-1"));
+    let mut scenario = Scenario::start("crash-frozen", Guarantee::ExactlyOnce);
+    let (mut a, mut b) = (scenario.instance("engine-0"), scenario.instance("engine-1"));
     a.spawn();
     b.spawn();
     a.wait_ready();
     b.wait_ready();
-    let feeder = Feeder::start(&tansu.bootstrap, lines, 500);
-    std::thread::sleep(dice.millis(1_000, 3_000));
+    let feeder = scenario.feed(500);
+    std::thread::sleep(scenario.dice.millis(1_000, 3_000));
     // SIGSTOP: no heartbeats; after session.timeout.ms (6 s) the group gives its partitions to
     // engine-0, while engine-1 still holds an open transaction
     println!("SIGSTOP engine-1 for 10 s");
@@ -684,12 +696,7 @@ fn exactly_once_when_a_frozen_instance_is_kicked_out_and_comes_back() {
     std::thread::sleep(Duration::from_secs(10));
     b.signal("-CONT");
     println!("SIGCONT engine-1: it finds its partitions lost, aborts and rejoins");
-    feeder.finish();
-    wait_all_committed(&tansu.bootstrap, group, &offline, &mut [&mut a, &mut b]);
-    a.wait_ready();
-    b.wait_ready();
-    a.terminate();
-    b.terminate();
+    scenario.finish(feeder, &mut [&mut a, &mut b], &[]);
     let log = b.log();
     let count = |what: &str| log.lines().filter(|l| l.contains(what)).count();
     let (stalls, lost) = (
@@ -698,12 +705,4 @@ fn exactly_once_when_a_frozen_instance_is_kicked_out_and_comes_back() {
     );
     println!("engine-1 log: {stalls} stall(s) detected, {lost} lost assignment(s)");
     assert!(stalls > 0, "engine-1 noticed its stall\n{}", b.log_tail());
-    let repeats = check_actions(&tansu.bootstrap, &offline);
-    if hides_aborted {
-        assert_eq!(
-            repeats, 0,
-            "exactly-once on a broker that hides aborted data: no repeats"
-        );
-    }
-    check_state(&tansu.bootstrap, group, Guarantee::ExactlyOnce, &offline, &[&a, &b]);
 }

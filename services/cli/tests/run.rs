@@ -2,7 +2,7 @@
 //! started here), ready on /readyz, and a clean exit 0 on SIGTERM.
 
 use rdkafka::mocking::MockCluster;
-use revenue_testkit::{free_port, http_get, repo};
+use revenue_testkit::{free_port, http_get, repo, wait_exit};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,17 +51,7 @@ fn run_serves_health_and_stops_cleanly_on_sigterm() {
         .status()
         .expect("kill runs");
     assert!(killed.success());
-    let stopping = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("status") {
-            break status;
-        }
-        assert!(
-            stopping.elapsed() < Duration::from_secs(30),
-            "no exit 30 s after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_exit(&mut child, Duration::from_secs(30)).expect("exit within 30 s of SIGTERM");
     let mut logs = String::new();
     child
         .stderr

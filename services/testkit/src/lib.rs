@@ -166,19 +166,19 @@ pub fn aborted_messages_hidden(bootstrap: &str, topic: &str) -> bool {
         .create()
         .expect("transactional producer");
     producer.init_transactions(Duration::from_secs(30)).expect("init");
-    producer.begin_transaction().expect("begin");
-    producer
-        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("aborted"))
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.flush(Duration::from_secs(10)).expect("flush");
-    producer.abort_transaction(Duration::from_secs(30)).expect("abort");
-    producer.begin_transaction().expect("begin");
-    producer
-        .send(BaseRecord::<str, str>::to(topic).key("probe").payload("committed"))
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+    for (payload, commit) in [("aborted", false), ("committed", true)] {
+        producer.begin_transaction().expect("begin");
+        producer
+            .send(BaseRecord::<str, str>::to(topic).key("probe").payload(payload))
+            .map_err(|(e, _)| e)
+            .expect("send");
+        producer.flush(Duration::from_secs(10)).expect("flush");
+        let ended = match commit {
+            true => producer.commit_transaction(Duration::from_secs(30)),
+            false => producer.abort_transaction(Duration::from_secs(30)),
+        };
+        ended.expect("transaction ends");
+    }
     let seen = read_all(bootstrap, &[topic], 1);
     !seen.iter().any(|r| r.payload == b"aborted")
 }
@@ -362,4 +362,16 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// Waits for `child` to exit; `None` after `timeout`.
+pub fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
 }
