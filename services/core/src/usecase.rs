@@ -95,6 +95,18 @@ impl UseCaseSet {
     }
 }
 
+/// Checksum over a directory's files (names and contents, in name order): equal checksums, equal sets.
+pub fn files_checksum(files: &[SourceFile]) -> String {
+    let mut sorted: Vec<&SourceFile> = files.iter().collect();
+    sorted.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut all_text = String::new();
+    for file in sorted {
+        all_text.push_str(&file.path);
+        all_text.push_str(&file.text);
+    }
+    checksum(&all_text)
+}
+
 fn checksum(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
@@ -150,12 +162,9 @@ impl UseCaseSet {
 
         let mut use_cases = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
-        let mut all_text = String::new();
         let mut sorted: Vec<&SourceFile> = files.iter().collect();
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         for file in sorted {
-            all_text.push_str(&file.path);
-            all_text.push_str(&file.text);
             if Some(file.path.as_str()) == catalog_file.map(|f| f.path.as_str()) {
                 continue;
             }
@@ -187,7 +196,7 @@ impl UseCaseSet {
         Ok(UseCaseSet {
             catalog,
             use_cases,
-            checksum: checksum(&all_text),
+            checksum: files_checksum(files),
         })
     }
 }

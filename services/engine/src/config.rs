@@ -103,6 +103,9 @@ pub struct OutputConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct UseCasesConfig {
     pub dir: PathBuf,
+    /// How often the directory is checked for changes (a mounted ConfigMap changes by symlink
+    /// swap); a valid new set replaces the old one between two checkpoints. 0: never.
+    pub reload_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -193,6 +196,7 @@ impl Default for UseCasesConfig {
     fn default() -> Self {
         UseCasesConfig {
             dir: PathBuf::from("usecases/reference"),
+            reload_interval_ms: 5000,
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Status {
     pub stopping: AtomicBool,
     /// Partitions restoring their state from the changelog right now.
     pub restoring: AtomicUsize,
+    /// The running use cases, and a validated new set waiting to be swapped in.
+    pub use_cases: crate::reload::UseCaseSlot,
     heartbeat_ms: AtomicI64,
 }
 
@@ -196,6 +198,7 @@ struct Worker {
 
 struct EngineContext {
     worker: Mutex<Worker>,
+    metrics: Arc<Metrics>,
 }
 
 impl EngineContext {
@@ -206,7 +209,20 @@ impl EngineContext {
     }
 }
 
-impl ClientContext for EngineContext {}
+impl ClientContext for EngineContext {
+    /// librdkafka statistics (every `statistics.interval.ms`): consumer lag per input topic.
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        for (topic, stats) in &statistics.topics {
+            let lag: i64 = stats
+                .partitions
+                .iter()
+                .filter(|(partition, p)| **partition >= 0 && p.consumer_lag >= 0)
+                .map(|(_, p)| p.consumer_lag)
+                .sum();
+            self.metrics.input_lag.with_label_values(&[topic.as_str()]).set(lag);
+        }
+    }
+}
 
 impl ConsumerContext for EngineContext {
     fn rebalance(&self, consumer: &BaseConsumer<Self>, err: RDKafkaRespErr, tpl: &mut TopicPartitionList) {
@@ -365,7 +381,16 @@ pub fn start(
         .set("fetch.queue.backoff.ms", "1")
         // co-partitioned input topics: partition n of every topic must go to the same member
         .set("partition.assignment.strategy", "range")
+        .set(
+            "statistics.interval.ms",
+            config
+                .kafka
+                .properties
+                .get("statistics.interval.ms")
+                .map_or("5000", String::as_str),
+        )
         .create_with_context(EngineContext {
+            metrics: metrics.clone(),
             worker: Mutex::new(Worker {
                 processor: Processor::new(set.clone(), Mode::Engine),
                 counters: Counters::for_set(&set),
@@ -401,6 +426,22 @@ pub fn start(
     }
     consumer.subscribe(&topics)?;
     status.beat();
+    let use_cases = consumer.context().lock().set.clone();
+    status.use_cases.started_with(&config.use_cases.dir, &use_cases);
+    metrics.set_use_cases(&use_cases);
+    let watcher = match config.use_cases.reload_interval_ms {
+        0 => None,
+        ms => Some(
+            crate::reload::Watcher::start(
+                config.use_cases.dir.clone(),
+                Duration::from_millis(ms),
+                use_cases.checksum.clone(),
+                status.clone(),
+                metrics.clone(),
+            )
+            .map_err(|e| EngineError::Delivery(format!("cannot start the use-case watcher: {e}")))?,
+        ),
+    };
 
     let stop = Arc::new(AtomicBool::new(false));
     let thread_stop = stop.clone();
@@ -408,7 +449,11 @@ pub fn start(
     let interval = Duration::from_millis(config.state.commit_interval_ms);
     let thread = std::thread::Builder::new()
         .name("engine".into())
-        .spawn(move || run_loop(consumer, thread_stop, thread_status, interval))
+        .spawn(move || {
+            let result = run_loop(consumer, thread_stop, thread_status, interval);
+            drop(watcher);
+            result
+        })
         .map_err(|e| EngineError::Delivery(format!("cannot start the engine thread: {e}")))?;
     Ok(EngineHandle {
         status,
@@ -485,6 +530,7 @@ fn run_loop(
         }
         if last_checkpoint.elapsed() >= interval || worker.over_capacity() {
             worker.checkpoint(&consumer, false)?;
+            worker.swap_in_new_use_cases();
             last_checkpoint = Instant::now();
         }
     }
@@ -570,6 +616,7 @@ impl Worker {
         self.status.restoring.fetch_add(1, Ordering::Relaxed);
         self.metrics.restore_partitions.inc();
         let metrics = self.metrics.clone();
+        let status = self.status.clone();
         let mut reported = 0u64;
         let result = crate::changelog::restore(
             restorer,
@@ -581,6 +628,8 @@ impl Worker {
             |records| {
                 metrics.restore_records.inc_by(records - reported);
                 reported = records;
+                // a long restore is progress, not a stuck loop: /healthz stays alive
+                status.beat();
             },
         );
         self.metrics.restore_partitions.dec();
@@ -1020,6 +1069,30 @@ impl Worker {
             }
         }
         Ok(())
+    }
+
+    /// Between two checkpoints — everything of the old set committed — a validated new set
+    /// replaces the old one. Cached state is dropped (it was decoded for the old catalog; the
+    /// stored bytes carry per-feature fingerprints, so changed features start empty).
+    fn swap_in_new_use_cases(&mut self) {
+        if self.in_transaction || self.tasks.iter().any(|t| t.dirty) {
+            return; // the checkpoint did not complete: try after the next one
+        }
+        let Some(set) = self.status.use_cases.take_pending() else {
+            return;
+        };
+        self.processor = Processor::new(set.clone(), Mode::Engine);
+        self.counters = Counters::for_set(&set);
+        self.published = Counters::for_set(&set);
+        self.counters_at_begin = Counters::for_set(&set);
+        for task in &mut self.tasks {
+            task.store.clear_cache();
+        }
+        self.metrics.set_use_cases(&set);
+        self.metrics.usecase_reloads.with_label_values(&["applied"]).inc();
+        self.status.use_cases.applied(&set);
+        info!(checksum = %set.checksum, use_cases = set.use_cases.len(), "new use-case set running");
+        self.set = set;
     }
 
     fn publish_metrics(&mut self, state_bytes: u64, cached: usize) {

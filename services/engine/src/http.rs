@@ -1,5 +1,6 @@
 //! The HTTP listener: `/metrics` (Prometheus text), `/healthz` (the processing loop is alive)
-//! and `/readyz` (joined the group and not shutting down).
+//! `/readyz` (joined the group and not shutting down) and `/usecases` (the loaded use cases, with
+//! id, version, status and checksum, and the last refused reload).
 
 use crate::engine::Status;
 use crate::metrics::Metrics;
@@ -46,6 +47,14 @@ async fn serve_readyz(State(app): State<AppState>) -> impl IntoResponse {
     }
 }
 
+async fn serve_usecases(State(app): State<AppState>) -> impl IntoResponse {
+    let loaded = app.status.use_cases.snapshot();
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(&loaded).unwrap_or_default(),
+    )
+}
+
 pub struct HttpServer {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -62,6 +71,7 @@ impl HttpServer {
             .route("/metrics", get(serve_metrics))
             .route("/healthz", get(serve_healthz))
             .route("/readyz", get(serve_readyz))
+            .route("/usecases", get(serve_usecases))
             .with_state(AppState { metrics, status });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -2,7 +2,9 @@
 //! only (topic, use case id, channel, reason) — never a customer id. The hot path keeps plain
 //! counters; they are published here once per commit interval.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 pub struct Metrics {
     pub registry: Registry,
@@ -24,6 +26,9 @@ pub struct Metrics {
     pub restore_records: IntCounter,
     pub restore_seconds: Histogram,
     pub restore_partitions: IntGauge,
+    pub input_lag: IntGaugeVec,
+    pub usecase_reloads: IntCounterVec,
+    pub usecase_info: IntGaugeVec,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -44,6 +49,14 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     let metric = IntGauge::new(name, help).expect("metric definition is valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
+
+fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
     registry
         .register(Box::new(metric.clone()))
         .expect("metric names are unique");
@@ -174,7 +187,35 @@ impl Metrics {
                 "revenue_engine_restore_partitions",
                 "Partitions restoring their state now.",
             ),
+            input_lag: gauge_vec(
+                &r,
+                "revenue_engine_input_lag_messages",
+                "Consumer lag over the assigned partitions, by input topic (librdkafka statistics).",
+                &["topic"],
+            ),
+            usecase_reloads: counter_vec(
+                &r,
+                "revenue_engine_usecase_reloads_total",
+                "Use-case directory changes seen, by result: applied, or refused (the old set keeps running).",
+                &["result"],
+            ),
+            usecase_info: gauge_vec(
+                &r,
+                "revenue_engine_usecase_info",
+                "1 per loaded use case, with its version and status.",
+                &["use_case", "version", "status"],
+            ),
             registry: r,
+        }
+    }
+
+    /// Publishes which use cases are loaded (replacing what was before).
+    pub fn set_use_cases(&self, set: &revenue_core::UseCaseSet) {
+        self.usecase_info.reset();
+        for uc in &set.use_cases {
+            self.usecase_info
+                .with_label_values(&[uc.id.as_ref(), &uc.version.to_string(), uc.status.as_str()])
+                .set(1);
         }
     }
 

@@ -16,7 +16,16 @@ use revenue_testkit::{
     aborted_messages_hidden, bench_lines, http_get, offline_run, produce_keyed, produce_lines, producer, read_all,
     repo, wait_for, Tansu, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS,
 };
-const GROUPS: [&str; 7] = ["bench", "dlq", "pair", "restart", "lost-disk", "mismatch", "eos"];
+const GROUPS: [&str; 8] = [
+    "bench",
+    "dlq",
+    "pair",
+    "restart",
+    "lost-disk",
+    "mismatch",
+    "eos",
+    "reload",
+];
 
 fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster starts");
@@ -644,4 +653,146 @@ fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_t
         assert_eq!(offsets, 20, "this broker returned the aborted checkpoint");
         assert!(c2.is_some());
     }
+}
+
+/// A use-case directory the way Kubernetes mounts a ConfigMap: the files are links into
+/// `..data`, itself a link to a timestamped directory; an update writes a new directory and
+/// swaps `..data` atomically.
+struct ConfigMapDir {
+    dir: tempfile::TempDir,
+    generation: u32,
+}
+
+impl ConfigMapDir {
+    fn new(files: &[(&str, String)]) -> ConfigMapDir {
+        let mut mount = ConfigMapDir {
+            dir: tempfile::tempdir().expect("dir"),
+            generation: 0,
+        };
+        mount.publish(files);
+        for (name, _) in files {
+            std::os::unix::fs::symlink(format!("..data/{name}"), mount.dir.path().join(name)).expect("link");
+        }
+        mount
+    }
+
+    fn publish(&mut self, files: &[(&str, String)]) {
+        self.generation += 1;
+        let version = format!("..2026_11_23_{}", self.generation);
+        let target = self.dir.path().join(&version);
+        std::fs::create_dir(&target).expect("version dir");
+        for (name, text) in files {
+            std::fs::write(target.join(name), text).expect("write");
+        }
+        let tmp = self.dir.path().join("..data_tmp");
+        std::os::unix::fs::symlink(&version, &tmp).expect("link");
+        std::fs::rename(&tmp, self.dir.path().join("..data")).expect("swap");
+    }
+}
+
+#[test]
+fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
+    let cluster = cluster();
+    let bootstrap = cluster.bootstrap_servers();
+    let benchmark = repo().join("usecases/benchmark");
+    let read = |name: &str| std::fs::read_to_string(benchmark.join(name)).expect("read");
+    let features = read("features.yaml");
+    let use_case = read("funnel-benchmark.yaml");
+    let mut mount = ConfigMapDir::new(&[
+        ("features.yaml", features.clone()),
+        ("funnel-benchmark.yaml", use_case.clone()),
+    ]);
+    let state = tempfile::tempdir().expect("state dir");
+    let mut config = config(&bootstrap, state.path(), "reload");
+    config.use_cases.dir = mount.dir.path().to_path_buf();
+    config.use_cases.reload_interval_ms = 100;
+    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let metrics = Arc::new(Metrics::new());
+    let status = Arc::new(Status::default());
+    let http = HttpServer::start("127.0.0.1:0", metrics.clone(), status.clone()).expect("http");
+    let addr = http.addr.to_string();
+    let loaded = || -> serde_json::Value {
+        let response = http_get(&addr, "/usecases").unwrap_or_default();
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        serde_json::from_str(body).unwrap_or_default()
+    };
+    let engine = start(config, set, metrics.clone(), status.clone()).expect("engine starts");
+    let consumed = || status.events_in.load(std::sync::atomic::Ordering::Relaxed);
+    let actions = || {
+        metrics
+            .actions
+            .with_label_values(&["funnel-benchmark", "telemarketing"])
+            .get()
+            + metrics.actions.with_label_values(&["funnel-benchmark", "email"]).get()
+    };
+    wait_for("group join", Duration::from_secs(30), || {
+        status.joined.load(std::sync::atomic::Ordering::Relaxed)
+    });
+    let first = loaded();
+    assert_eq!(first["use_cases"][0]["id"], "funnel-benchmark");
+    assert_eq!(first["use_cases"][0]["version"], 1);
+    assert_eq!(first["use_cases"][0]["status"], "live");
+    assert!(
+        first["use_cases"][0]["checksum"]
+            .as_str()
+            .is_some_and(|c| c.len() == 16),
+        "{first}"
+    );
+    let lines = bench_lines(20_000, 2_000);
+    produce_lines(&bootstrap, &lines[..8_000]);
+    wait_for("first part consumed", Duration::from_secs(60), || consumed() >= 8_000);
+
+    // a valid change: version 2 of the use case
+    let version_2 = use_case.replacen("version: 1", "version: 2", 1);
+    mount.publish(&[
+        ("features.yaml", features.clone()),
+        ("funnel-benchmark.yaml", version_2),
+    ]);
+    wait_for("version 2 running", Duration::from_secs(30), || {
+        loaded()["use_cases"][0]["version"] == 2
+    });
+    assert_eq!(metrics.usecase_reloads.with_label_values(&["applied"]).get(), 1);
+    assert!(metrics
+        .render()
+        .contains(r#"revenue_engine_usecase_info{status="live",use_case="funnel-benchmark",version="2"} 1"#));
+    produce_lines(&bootstrap, &lines[8_000..16_000]);
+    wait_for("second part consumed", Duration::from_secs(60), || consumed() >= 16_000);
+
+    // an invalid change: refused with its problem, version 2 keeps running
+    let broken = use_case
+        .replacen("version: 1", "version: 3", 1)
+        .replace("page_views >=", "page_viewz >=");
+    assert_ne!(
+        broken,
+        use_case.replacen("version: 1", "version: 3", 1),
+        "the fixture still has the rule to break"
+    );
+    mount.publish(&[("features.yaml", features), ("funnel-benchmark.yaml", broken)]);
+    wait_for("change refused", Duration::from_secs(30), || {
+        metrics.usecase_reloads.with_label_values(&["refused"]).get() == 1
+    });
+    let after_refusal = loaded();
+    assert_eq!(after_refusal["use_cases"][0]["version"], 2, "{after_refusal}");
+    let problems = after_refusal["last_refused"]["problems"].to_string();
+    assert!(
+        problems.contains("page_viewz") && problems.contains("funnel-benchmark.yaml"),
+        "{problems}"
+    );
+    let actions_before = actions();
+    produce_lines(&bootstrap, &lines[16_000..]);
+    wait_for("last part consumed", Duration::from_secs(60), || consumed() >= 20_000);
+    std::thread::sleep(Duration::from_millis(500));
+    engine.stop();
+    engine.join().expect("stops cleanly");
+    assert!(
+        actions() > actions_before,
+        "the old set kept acting after the refused change"
+    );
+
+    // the same decisions as without reloads: the rule did not change, only the version
+    let decoded = decode_actions(&read_all(&bootstrap, &ACTION_TOPICS, 1_982));
+    assert_eq!(decoded.len(), 1_982);
+    let version = |v: i64| decoded.iter().filter(|a| a["use_case_version"] == v).count();
+    assert!(version(1) > 0 && version(2) > 0, "v1 {} v2 {}", version(1), version(2));
+    assert_eq!(version(1) + version(2), 1_982);
 }
