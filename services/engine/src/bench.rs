@@ -595,6 +595,8 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
         .properties
         .insert("fetch.wait.max.ms".into(), FETCH_WAIT_MAX_MS.into());
     config.state.dir = state_dir.to_path_buf();
+    // the use cases are handed in, not read from `use_cases.dir`: nothing to watch
+    config.use_cases.reload_interval_ms = 0;
     let status = Arc::new(Status::default());
     let handle = start(config, set, Arc::new(Metrics::new()), status.clone())?;
     let joined = Instant::now();

@@ -435,7 +435,10 @@ pub fn start(
             crate::reload::Watcher::start(
                 config.use_cases.dir.clone(),
                 Duration::from_millis(ms),
-                use_cases.checksum.clone(),
+                // what is on disk now: the set may have been handed in from elsewhere (bench)
+                revenue_offline::read_dir_files(&config.use_cases.dir)
+                    .map(|files| revenue_core::usecase::files_checksum(&files))
+                    .unwrap_or_else(|_| use_cases.checksum.clone()),
                 status.clone(),
                 metrics.clone(),
             )
