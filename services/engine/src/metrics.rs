@@ -31,45 +31,45 @@ pub struct Metrics {
     pub usecase_info: IntGaugeVec,
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let metric = IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
+/// Registers `metric` (names are fixed in this file, so a failure is a programming error).
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
     registry
         .register(Box::new(metric.clone()))
         .expect("metric names are unique");
     metric
+}
+
+fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    register(
+        registry,
+        IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+    )
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    let metric = IntCounter::new(name, help).expect("metric definition is valid");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric names are unique");
-    metric
+    register(
+        registry,
+        IntCounter::new(name, help).expect("metric definition is valid"),
+    )
 }
 
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    let metric = IntGauge::new(name, help).expect("metric definition is valid");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric names are unique");
-    metric
+    register(registry, IntGauge::new(name, help).expect("metric definition is valid"))
 }
 
 fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    let metric = IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric names are unique");
-    metric
+    register(
+        registry,
+        IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+    )
 }
 
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let metric =
-        Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("metric definition is valid");
-    registry
-        .register(Box::new(metric.clone()))
-        .expect("metric names are unique");
-    metric
+    let opts = HistogramOpts::new(name, help).buckets(buckets);
+    register(
+        registry,
+        Histogram::with_opts(opts).expect("metric definition is valid"),
+    )
 }
 
 impl Metrics {
