@@ -173,3 +173,14 @@ Checks of value combinations that would deploy something broken.
 {{- fail "no use cases: set useCases.files or useCases.existingConfigMap (the chart's bundled files/usecases/ is empty)" }}
 {{- end }}
 {{- end }}
+
+{{/*
+Name of the ConfigMap with the use cases' model files; empty when there is none.
+*/}}
+{{- define "revenue-engine.modelsConfigMapName" -}}
+{{- if .Values.useCases.existingModelsConfigMap }}
+{{- .Values.useCases.existingModelsConfigMap }}
+{{- else if .Files.Glob "files/usecases/models/*" }}
+{{- printf "%s-usecase-models" (include "revenue-engine.fullname" .) }}
+{{- end }}
+{{- end }}

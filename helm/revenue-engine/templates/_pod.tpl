@@ -114,6 +114,11 @@ spec:
         - name: usecases
           mountPath: {{ include "revenue-engine.useCasesPath" . }}
           readOnly: true
+        {{- if include "revenue-engine.modelsConfigMapName" . }}
+        - name: usecase-models
+          mountPath: {{ include "revenue-engine.useCasesPath" . }}/models
+          readOnly: true
+        {{- end }}
         - name: state
           mountPath: {{ include "revenue-engine.statePath" . }}
         - name: tmp
@@ -133,6 +138,11 @@ spec:
     - name: usecases
       configMap:
         name: {{ include "revenue-engine.useCasesConfigMapName" . }}
+    {{- with include "revenue-engine.modelsConfigMapName" . }}
+    - name: usecase-models
+      configMap:
+        name: {{ . }}
+    {{- end }}
     {{- if not (include "revenue-engine.persistent" .) }}
     - name: state
       emptyDir:

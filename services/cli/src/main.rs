@@ -30,6 +30,10 @@ enum Command {
     Demo(cmd::demo::Args),
     /// Measure the standard workload: pass-through, engine, replay, memory, latency.
     Bench(cmd::bench::Args),
+    /// Train the item-to-item product recommender from purchase history; reports hit-rate@10.
+    TrainRecommender(cmd::train_recommender::Args),
+    /// Write synthetic B2B events (the demo's generator) as JSON lines.
+    Synthetic(cmd::synthetic::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +45,8 @@ fn main() -> ExitCode {
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::TrainRecommender(args) => cmd::train_recommender::run(args),
+        Command::Synthetic(args) => cmd::synthetic::run(args),
     };
     match result {
         Ok(code) => code,

@@ -416,6 +416,7 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         let bound = (guarantee == Guarantee::ExactlyOnce).then_some(&next);
         let (mut store, _) = revenue_engine_kafka::changelog::restore(
             &restorer,
+            &set.catalog,
             &changelog,
             partition,
             store,

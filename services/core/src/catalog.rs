@@ -29,6 +29,7 @@ pub const MAX_EVENT_TYPES: usize = 64;
 const MAX_WINDOW_BUCKETS: i64 = 1024;
 const DEFAULT_MAX_DISTINCT: u32 = 64;
 const MAX_DISTINCT_LIMIT: u32 = 1024;
+const DEFAULT_MAX_RECENT: u32 = 20;
 /// `days_since` of a customer who never had the event: 100 years, "long ago".
 const DAYS_SINCE_NEVER: f64 = 36_500.0;
 
@@ -76,8 +77,20 @@ pub struct Feature {
     /// For `days_since`: the timestamp feature it reads.
     pub of: Option<usize>,
     pub default: Val<'static>,
+    /// For `points`: the scoring rules.
+    pub points: Vec<PointsRule>,
+    /// For `points`: half-life in milliseconds of event time.
+    pub half_life: Option<i64>,
     /// Changes whenever the definition changes, so stored state of another definition is dropped.
     pub fingerprint: u32,
+}
+
+/// A compiled lead-scoring rule.
+#[derive(Debug)]
+pub struct PointsRule {
+    pub event_mask: u64,
+    pub filter: Option<CompiledExpr>,
+    pub points: f64,
 }
 
 #[derive(Debug)]
@@ -90,6 +103,8 @@ pub struct Catalog {
     feature_index: FxHashMap<String, usize>,
     /// Per event type, the features it updates (stateful kinds only), in catalog order.
     pub updates_by_type: Vec<Vec<usize>>,
+    /// Idle customers leave the state after this many milliseconds of event time.
+    pub expire_after: Option<i64>,
 }
 
 impl Catalog {
@@ -187,7 +202,20 @@ impl Catalog {
             features: Vec::new(),
             feature_index,
             updates_by_type: Vec::new(),
+            expire_after: None,
         };
+        if let Some(text) = &spec.expire_after {
+            match Span::parse(text) {
+                Ok(span) if span.millis() > 0 => catalog.expire_after = Some(span.millis()),
+                Ok(_) => problems.push(
+                    Diagnostic::new(file, "expire_after", "expire_after must be positive")
+                        .hint("e.g. `expire_after: 400d`, or omit it to keep customers forever"),
+                ),
+                Err(e) => problems.push(
+                    Diagnostic::new(file, "expire_after", e).hint("e.g. `expire_after: 400d`"),
+                ),
+            }
+        }
         for (name, feature_spec) in &spec.features {
             match compile_feature(&catalog, spec, name, feature_spec) {
                 Ok(feature) => catalog.features.push(feature),
@@ -258,6 +286,8 @@ fn placeholder(name: &str) -> Feature {
         max_distinct: 0,
         of: None,
         default: Val::Int(0),
+        points: Vec::new(),
+        half_life: None,
         fingerprint: 0,
     }
 }
@@ -274,7 +304,12 @@ fn compile_feature(
     let kind = fs.kind;
     let needs_field = matches!(
         kind,
-        FeatureKind::Sum | FeatureKind::Min | FeatureKind::Max | FeatureKind::Last | FeatureKind::DistinctCount
+        FeatureKind::Sum
+            | FeatureKind::Min
+            | FeatureKind::Max
+            | FeatureKind::Last
+            | FeatureKind::DistinctCount
+            | FeatureKind::Recent
     );
 
     let mut event_mask = 0u64;
@@ -359,8 +394,14 @@ fn compile_feature(
     }
 
     let ty = match kind {
-        FeatureKind::Count | FeatureKind::FirstTs | FeatureKind::LastTs | FeatureKind::DistinctCount => Type::Int,
-        FeatureKind::Sum | FeatureKind::Min | FeatureKind::Max | FeatureKind::DaysSince => Type::Double,
+        FeatureKind::Count
+        | FeatureKind::FirstTs
+        | FeatureKind::LastTs
+        | FeatureKind::DistinctCount
+        | FeatureKind::Recent => Type::Int,
+        FeatureKind::Sum | FeatureKind::Min | FeatureKind::Max | FeatureKind::DaysSince | FeatureKind::Points => {
+            Type::Double
+        }
         FeatureKind::Last => field_ty.unwrap_or(Type::Double),
     };
 
@@ -397,8 +438,9 @@ fn compile_feature(
 
     let max_distinct = match (kind, fs.max_distinct) {
         (FeatureKind::DistinctCount, None) => DEFAULT_MAX_DISTINCT,
-        (FeatureKind::DistinctCount, Some(n)) if (1..=MAX_DISTINCT_LIMIT).contains(&n) => n,
-        (FeatureKind::DistinctCount, Some(n)) => {
+        (FeatureKind::Recent, None) => DEFAULT_MAX_RECENT,
+        (FeatureKind::DistinctCount | FeatureKind::Recent, Some(n)) if (1..=MAX_DISTINCT_LIMIT).contains(&n) => n,
+        (FeatureKind::DistinctCount | FeatureKind::Recent, Some(n)) => {
             problems.push((
                 "max_distinct".into(),
                 format!("max_distinct {n} out of range"),
@@ -409,7 +451,7 @@ fn compile_feature(
         (_, Some(_)) => {
             problems.push((
                 "max_distinct".into(),
-                "`max_distinct` applies to `distinct_count` only".into(),
+                "`max_distinct` applies to `distinct_count` and `recent` only".into(),
                 Some("remove it".into()),
             ));
             0
@@ -473,6 +515,25 @@ fn compile_feature(
         ));
     }
 
+    let (points, half_life) = compile_points(catalog, kind, fs, &mut problems);
+    if kind == FeatureKind::Points {
+        event_mask = points.iter().fold(0, |mask, rule| mask | rule.event_mask);
+        if fs.events.is_some() || fs.filter.is_some() {
+            problems.push((
+                "kind".into(),
+                "a `points` feature takes `events` and `where` per rule, not on the feature".into(),
+                Some("move them into the `points` rules".into()),
+            ));
+        }
+    }
+    if kind == FeatureKind::Recent && fs.window.is_some() {
+        problems.push((
+            "window".into(),
+            "a `recent` feature keeps the latest values, it has no window".into(),
+            Some("bound it with `max_distinct` instead".into()),
+        ));
+    }
+
     let default = match &fs.default {
         None if kind == FeatureKind::DaysSince => Val::Double(DAYS_SINCE_NEVER),
         None => zero_of(ty),
@@ -504,8 +565,99 @@ fn compile_feature(
         max_distinct,
         of,
         default,
+        points,
+        half_life,
         fingerprint,
     })
+}
+
+/// The rules and half-life of a `points` feature; other kinds must not have them.
+fn compile_points(
+    catalog: &Catalog,
+    kind: FeatureKind,
+    fs: &FeatureSpec,
+    problems: &mut Vec<Problem>,
+) -> (Vec<PointsRule>, Option<i64>) {
+    if kind != FeatureKind::Points {
+        for (key, present) in [("points", fs.points.is_some()), ("half_life", fs.half_life.is_some())] {
+            if present {
+                problems.push((
+                    key.into(),
+                    format!("`{key}` applies to `points` features only"),
+                    Some("remove it".into()),
+                ));
+            }
+        }
+        return (Vec::new(), None);
+    }
+    let half_life = fs.half_life.as_ref().and_then(|text| match Span::parse(text) {
+        Ok(span) if span.millis() > 0 => Some(span.millis()),
+        Ok(_) => {
+            problems.push(("half_life".into(), "half_life must be positive".into(), None));
+            None
+        }
+        Err(e) => {
+            problems.push(("half_life".into(), e, Some("e.g. `half_life: 30d`".into())));
+            None
+        }
+    });
+    if fs.half_life.is_some() && fs.window.is_some() {
+        problems.push((
+            "half_life".into(),
+            "`half_life` and `window` both given".into(),
+            Some("points either decay (`half_life`) or count over a rolling `window`; choose one".into()),
+        ));
+    }
+    let Some(specs) = fs.points.as_ref().filter(|rules| !rules.is_empty()) else {
+        problems.push((
+            "points".into(),
+            "a `points` feature needs at least one rule".into(),
+            Some("e.g. `points: [{events: [webinar], points: 20}]`".into()),
+        ));
+        return (Vec::new(), half_life);
+    };
+    let mut rules = Vec::with_capacity(specs.len());
+    for (i, rule) in specs.iter().enumerate() {
+        let mut event_mask = 0u64;
+        match &rule.events {
+            None => event_mask = all_types_mask(catalog.event_types.len()),
+            Some(list) => {
+                for (j, t) in list.iter().enumerate() {
+                    match catalog.event_type(t) {
+                        Some(idx) => event_mask |= 1 << idx,
+                        None => problems.push((
+                            format!("points[{i}].events[{j}]"),
+                            format!("unknown event type `{t}`"),
+                            Some(suggest(
+                                t,
+                                catalog.event_types.iter().map(String::as_str),
+                                "event types",
+                                "declare it under `event_types`",
+                            )),
+                        )),
+                    }
+                }
+            }
+        }
+        let filter = rule.filter.as_ref().and_then(|source| {
+            match expr::compile(source, &EventScope { catalog }, Expect::Bool) {
+                Ok(compiled) => Some(compiled),
+                Err(err) => {
+                    problems.push((format!("points[{i}].where"), err.message, err.hint));
+                    None
+                }
+            }
+        });
+        if !rule.points.is_finite() {
+            problems.push((format!("points[{i}].points"), "points must be a finite number".into(), None));
+        }
+        rules.push(PointsRule {
+            event_mask,
+            filter,
+            points: rule.points,
+        });
+    }
+    (rules, half_life)
 }
 
 fn window_of(window: &str, bucket: Option<&str>) -> Result<Window, (&'static str, String, String)> {
@@ -567,7 +719,9 @@ fn fingerprint_of(name: &str, fs: &FeatureSpec) -> u32 {
         fs.field,
         fs.window,
         fs.bucket,
-        fs.max_distinct
+        fs.max_distinct,
+        fs.half_life,
+        fs.points
     ]);
     xxhash_rust::xxh3::xxh3_64(identity.to_string().as_bytes()) as u32
 }
@@ -583,6 +737,8 @@ pub fn kind_name(kind: FeatureKind) -> &'static str {
         FeatureKind::LastTs => "last_ts",
         FeatureKind::DistinctCount => "distinct_count",
         FeatureKind::DaysSince => "days_since",
+        FeatureKind::Points => "points",
+        FeatureKind::Recent => "recent",
     }
 }
 

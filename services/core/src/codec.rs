@@ -4,14 +4,16 @@
 
 use crate::catalog::Catalog;
 use crate::expr::Val;
-use crate::state::{Buckets, CustomerState, Distinct, FeatureState};
+use crate::state::{Buckets, CustomerState, Distinct, FeatureState, Recent, StageEntry, Timer};
 use std::borrow::Cow;
 
-pub const STATE_FORMAT_VERSION: u8 = 1;
+/// Version 2 added timers, funnel stages, first-seen time, `points` and `recent` features;
+/// version 1 values are still read.
+pub const STATE_FORMAT_VERSION: u8 = 2;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateDecodeError {
-    #[error("state format version {0} is not supported (this build reads version {STATE_FORMAT_VERSION})")]
+    #[error("state format version {0} is not supported (this build reads versions 1 to {STATE_FORMAT_VERSION})")]
     UnknownVersion(u8),
     #[error("state value is truncated or corrupt at byte {0}")]
     Corrupt(usize),
@@ -23,6 +25,9 @@ const TAG_WINDOWED: u8 = 2;
 const TAG_LAST_NONE: u8 = 3;
 const TAG_LAST: u8 = 4;
 const TAG_DISTINCT: u8 = 5;
+const TAG_DECAYED_NONE: u8 = 6;
+const TAG_DECAYED: u8 = 7;
+const TAG_RECENT: u8 = 8;
 
 const VAL_BOOL: u8 = 0;
 const VAL_INT: u8 = 1;
@@ -76,6 +81,21 @@ pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
                     put_varint(out, zigzag(*ts));
                 }
             }
+            FeatureState::Decayed(None) => out.push(TAG_DECAYED_NONE),
+            FeatureState::Decayed(Some((total, at))) => {
+                out.push(TAG_DECAYED);
+                out.extend_from_slice(&total.to_le_bytes());
+                put_varint(out, zigzag(*at));
+            }
+            FeatureState::Recent(Recent(values)) => {
+                out.push(TAG_RECENT);
+                put_varint(out, values.len() as u64);
+                for (value, ts) in values {
+                    put_varint(out, value.len() as u64);
+                    out.extend_from_slice(value.as_bytes());
+                    put_varint(out, zigzag(*ts));
+                }
+            }
             FeatureState::Derived => {}
         }
     }
@@ -84,12 +104,25 @@ pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
         out.extend_from_slice(&key.to_le_bytes());
         put_varint(out, zigzag(*ts));
     }
+    put_varint(out, state.timers.len() as u64);
+    for timer in &state.timers {
+        out.extend_from_slice(&timer.key.to_le_bytes());
+        put_varint(out, zigzag(timer.due));
+        out.push(u8::from(timer.wall_clock));
+    }
+    put_varint(out, state.stages.len() as u64);
+    for stage in &state.stages {
+        out.extend_from_slice(&stage.key.to_le_bytes());
+        out.push(stage.stage);
+        put_varint(out, zigzag(stage.since));
+    }
+    put_varint(out, zigzag(state.first_seen));
 }
 
 pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDecodeError> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u8()?;
-    if version != STATE_FORMAT_VERSION {
+    if !(1..=STATE_FORMAT_VERSION).contains(&version) {
         return Err(StateDecodeError::UnknownVersion(version));
     }
     let mut state = CustomerState::new(catalog);
@@ -124,6 +157,20 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDec
                 }
                 FeatureState::Distinct(Distinct(values))
             }
+            TAG_DECAYED_NONE => FeatureState::Decayed(None),
+            TAG_DECAYED => {
+                let total = f64::from_le_bytes(r.array()?);
+                FeatureState::Decayed(Some((total, unzigzag(r.varint()?))))
+            }
+            TAG_RECENT => {
+                let n = r.len()?;
+                let mut values = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let value = r.str()?;
+                    values.push((value.into(), unzigzag(r.varint()?)));
+                }
+                FeatureState::Recent(Recent(values))
+            }
             _ => return Err(StateDecodeError::Corrupt(r.pos)),
         };
         let slot = catalog.features.iter().position(|f| f.fingerprint == fingerprint);
@@ -138,6 +185,21 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDec
     for _ in 0..fired {
         let key = u64::from_le_bytes(r.array()?);
         state.fired.push((key, unzigzag(r.varint()?)));
+    }
+    if version >= 2 {
+        for _ in 0..r.len()? {
+            let key = u64::from_le_bytes(r.array()?);
+            let due = unzigzag(r.varint()?);
+            let wall_clock = r.u8()? != 0;
+            state.timers.push(Timer { key, due, wall_clock });
+        }
+        for _ in 0..r.len()? {
+            let key = u64::from_le_bytes(r.array()?);
+            let stage = r.u8()?;
+            let since = unzigzag(r.varint()?);
+            state.stages.push(StageEntry { key, stage, since });
+        }
+        state.first_seen = unzigzag(r.varint()?);
     }
     if r.pos != bytes.len() {
         return Err(StateDecodeError::Corrupt(r.pos));
@@ -228,19 +290,19 @@ impl Reader<'_> {
         Ok(n as usize)
     }
 
+    fn str(&mut self) -> Result<&str, StateDecodeError> {
+        let n = self.len()?;
+        let start = self.pos;
+        self.pos += n;
+        std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| StateDecodeError::Corrupt(start))
+    }
+
     fn val(&mut self) -> Result<Val<'static>, StateDecodeError> {
         Ok(match self.u8()? {
             VAL_BOOL => Val::Bool(self.u8()? != 0),
             VAL_INT => Val::Int(unzigzag(self.varint()?)),
             VAL_DOUBLE => Val::Double(f64::from_le_bytes(self.array()?)),
-            VAL_STR => {
-                let n = self.len()?;
-                let start = self.pos;
-                self.pos += n;
-                let text =
-                    std::str::from_utf8(&self.bytes[start..self.pos]).map_err(|_| StateDecodeError::Corrupt(start))?;
-                Val::Str(Cow::Owned(text.to_string()))
-            }
+            VAL_STR => Val::Str(Cow::Owned(self.str()?.to_string())),
             _ => return Err(StateDecodeError::Corrupt(self.pos)),
         })
     }

@@ -1,6 +1,7 @@
 //! Revenue Engine's pure core: events, the feature catalog, per-customer feature state, use
 //! cases and their evaluation. No I/O: the streaming engine and offline replay build on it.
 
+pub mod algo;
 pub mod catalog;
 pub mod codec;
 pub mod diagnostic;
@@ -8,6 +9,7 @@ pub mod duration;
 pub mod event;
 pub mod expr;
 pub mod processor;
+pub mod recommend;
 pub mod spec;
 pub mod state;
 pub mod usecase;
@@ -17,4 +19,5 @@ pub use diagnostic::Diagnostic;
 pub use event::{decode_json, DecodeError, Event};
 pub use processor::{Action, Counters, Mode, Processor, Source};
 pub use state::CustomerState;
+pub use algo::ModelFile;
 pub use usecase::{SourceFile, UseCaseSet, CATALOG_FILE};

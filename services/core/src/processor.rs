@@ -1,12 +1,18 @@
 //! Evaluation: one event against one customer's state and the use cases it triggers. The live
 //! engine and offline `replay` both call [`Processor::process`], so their results are identical.
 
-use crate::catalog::{split_var, NS_EVENT, NS_FEATURE};
-use crate::event::Event;
+use crate::algo::{self, Funnel, RecommenderUse, Scorer};
+use crate::catalog::{split_var, FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE, NS_EVENT, NS_FEATURE};
+use crate::duration::DAY_MS;
+use crate::event::{Event, FieldValues};
 use crate::expr::{EvalError, Val, VarRef, Vars};
+use crate::recommend::RecommendScratch;
 use crate::spec::Status;
-use crate::state::{event_field, CustomerState};
+use crate::state::{event_field, CustomerState, FeatureState, StageEntry, Timer};
 use crate::usecase::{Retrigger, Tier, UseCase, UseCaseSet};
+use smallvec::SmallVec;
+use std::borrow::Cow;
+use std::cell::RefCell;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::sync::Arc;
@@ -55,6 +61,8 @@ pub struct Action {
     pub event_ts: i64,
     pub score: Option<f64>,
     pub payload: Vec<(Arc<str>, Val<'static>)>,
+    /// Recommended products with their scores, best first (use cases with a recommender).
+    pub recommendations: Vec<(String, f64)>,
     pub source_topic: String,
     pub source_partition: i32,
     pub source_offset: i64,
@@ -77,6 +85,10 @@ pub struct UseCaseCounters {
     pub retrigger_blocked: u64,
     /// Evaluations that failed at run time (e.g. integer overflow); no action was taken.
     pub errors: u64,
+    /// Evaluations triggered by this use case's timer coming due.
+    pub timers_fired: u64,
+    /// Funnel stages reached, by stage index.
+    pub stages_reached: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -84,29 +96,40 @@ pub struct Counters {
     pub events: u64,
     /// Events whose type the catalog does not declare: they change nothing.
     pub unknown_type: u64,
+    /// Customers whose state expired (idle longer than `expire_after`).
+    pub expired: u64,
     pub use_cases: Vec<UseCaseCounters>,
 }
 
 impl Counters {
     pub fn for_set(set: &UseCaseSet) -> Counters {
         Counters {
-            events: 0,
-            unknown_type: 0,
             use_cases: set
                 .use_cases
                 .iter()
                 .map(|uc| UseCaseCounters {
                     actions_by_tier: vec![0; uc.tiers.len()],
+                    stages_reached: vec![0; uc.funnel.as_ref().map_or(0, |f| f.stages.len())],
                     ..Default::default()
                 })
                 .collect(),
+            ..Default::default()
         }
     }
+}
+
+/// Buffers reused between evaluations, so models and recommendations allocate nothing per event.
+#[derive(Default)]
+struct Scratch {
+    row: Vec<f32>,
+    recommend: RecommendScratch,
+    recommended: Vec<(u32, f64)>,
 }
 
 pub struct Processor {
     set: Arc<UseCaseSet>,
     mode: Mode,
+    scratch: RefCell<Scratch>,
 }
 
 struct EvalVars<'x, 'a> {
@@ -133,9 +156,16 @@ impl Vars for EvalVars<'_, '_> {
     }
 }
 
+/// The event type of the evaluation a timer triggers.
+pub const TIMER_EVENT_TYPE: &str = "timer";
+
 impl Processor {
     pub fn new(set: Arc<UseCaseSet>, mode: Mode) -> Processor {
-        Processor { set, mode }
+        Processor {
+            set,
+            mode,
+            scratch: RefCell::new(Scratch::default()),
+        }
     }
 
     pub fn set(&self) -> &Arc<UseCaseSet> {
@@ -143,7 +173,9 @@ impl Processor {
     }
 
     /// Updates the customer's features with the event, then evaluates every use case the event
-    /// triggers; each decision to act is handed to `act`. At most one action per use case.
+    /// triggers; each decision to act is handed to `act`. At most one action per use case and
+    /// trigger (plus one `stage_change` per funnel stage reached). Timers of this customer due
+    /// by the event's time fire first, and an idle customer's expired state is dropped first.
     pub fn process(
         &self,
         state: &mut CustomerState,
@@ -154,18 +186,178 @@ impl Processor {
     ) {
         counters.events += 1;
         let catalog = &self.set.catalog;
+        let now = event.ts();
+        if !state.timers.is_empty() {
+            // the customer's own event proves the time has come, whatever the timer's clock
+            self.fire_timers(state, event.customer_id(), now, now, counters, act);
+        }
+        if state.expires_at(catalog).is_some_and(|at| at <= now) && state.clock != i64::MIN {
+            *state = CustomerState::new(catalog);
+            counters.expired += 1;
+        }
         state.apply(catalog, event);
         let Some(type_index) = event.type_index else {
             counters.unknown_type += 1;
             return;
         };
-        let now = event.ts();
-        for (index, uc) in self.set.use_cases.iter().enumerate() {
-            if uc.trigger_mask & (1 << type_index) == 0 || !self.mode.evaluates(uc.status) {
+        let bit = 1u64 << type_index;
+        for uc in &self.set.use_cases {
+            let Some(timer) = &uc.timer else { continue };
+            if !self.mode.evaluates(uc.status) {
                 continue;
             }
-            let uc_counters = &mut counters.use_cases[index];
-            uc_counters.evaluations += 1;
+            if timer.cancel_mask & bit != 0 {
+                state.cancel_timer(timer.key);
+            }
+            if timer.start_mask & bit != 0 {
+                state.set_timer(Timer {
+                    key: timer.key,
+                    due: now.saturating_add(timer.after),
+                    wall_clock: timer.wall_clock,
+                });
+            }
+        }
+        for (index, uc) in self.set.use_cases.iter().enumerate() {
+            if uc.trigger_mask & bit == 0 || !self.mode.evaluates(uc.status) {
+                continue;
+            }
+            if let Some(tier) = self.evaluate(index, state, event, now, source, counters, act) {
+                self.start_action_timers(index, tier, state, now);
+            }
+        }
+    }
+
+    /// Fires this customer's timers that are due: event-time timers by `event_time`, wall-clock
+    /// timers by `wall_clock` (replay passes event time for both). Then reports whether the
+    /// customer has been idle past `expire_after` by `event_time`: the caller drops the state.
+    pub fn fire_due(
+        &self,
+        state: &mut CustomerState,
+        customer_id: &str,
+        event_time: i64,
+        wall_clock: i64,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) -> bool {
+        self.fire_timers(state, customer_id, event_time, wall_clock.max(event_time), counters, act);
+        let expired = state.expires_at(&self.set.catalog).is_some_and(|at| at <= event_time);
+        if expired {
+            counters.expired += 1;
+        }
+        expired
+    }
+
+    fn fire_timers(
+        &self,
+        state: &mut CustomerState,
+        customer_id: &str,
+        event_time: i64,
+        wall_clock: i64,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) {
+        let is_due = |t: &Timer| t.due <= if t.wall_clock { wall_clock } else { event_time };
+        // one at a time, earliest first: a firing may start another timer
+        while let Some(timer) = state.timers.iter().filter(|t| is_due(t)).min_by_key(|t| (t.due, t.key)).copied() {
+            state.cancel_timer(timer.key);
+            let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
+                uc.timer.as_ref().is_some_and(|t| t.key == timer.key) && self.mode.evaluates(uc.status)
+            });
+            // a timer of a use case no longer in the set is dropped
+            let Some((index, _)) = found else { continue };
+            state.clock = state.clock.max(timer.due);
+            let catalog = &self.set.catalog;
+            let mut fields: FieldValues<'_> = SmallVec::from_elem(None, catalog.fields.len());
+            fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
+            fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(TIMER_EVENT_TYPE)));
+            fields[FIELD_TS] = Some(Val::Int(timer.due));
+            let event = Event { fields, type_index: None };
+            // the same source in the engine and in replay, so action ids agree
+            let source = Source {
+                topic: TIMER_EVENT_TYPE,
+                partition: 0,
+                offset: timer.due,
+            };
+            counters.use_cases[index].timers_fired += 1;
+            if let Some(tier) = self.evaluate(index, state, &event, timer.due, source, counters, act) {
+                self.start_action_timers(index, tier, state, timer.due);
+            }
+        }
+    }
+
+    fn start_action_timers(&self, source: usize, tier: usize, state: &mut CustomerState, now: i64) {
+        for link in &self.set.action_timers {
+            if link.source != source || link.tier.is_some_and(|t| t != tier) {
+                continue;
+            }
+            let uc = &self.set.use_cases[link.timer];
+            if let (Some(timer), true) = (&uc.timer, self.mode.evaluates(uc.status)) {
+                state.set_timer(Timer {
+                    key: timer.key,
+                    due: now.saturating_add(timer.after),
+                    wall_clock: timer.wall_clock,
+                });
+            }
+        }
+    }
+
+    /// Evaluates use case `index` for the customer; returns the tier that acted.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate(
+        &self,
+        index: usize,
+        state: &mut CustomerState,
+        event: &Event<'_>,
+        now: i64,
+        source: Source<'_>,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) -> Option<usize> {
+        let uc = &self.set.use_cases[index];
+        let uc_counters = &mut counters.use_cases[index];
+        uc_counters.evaluations += 1;
+        let mut scratch = self.scratch.borrow_mut();
+        let scratch = &mut *scratch;
+        if let Some(recommender) = &uc.recommender {
+            recommend(recommender, state, scratch);
+        }
+        let vars = EvalVars {
+            set: &self.set,
+            state,
+            event,
+            now,
+            score: 0.0,
+        };
+        let mut score = None;
+        let mut acted = None;
+        match decide(uc, &vars, state, &mut score, scratch) {
+            Ok(Decision::Act { tier }) => {
+                let vars = EvalVars {
+                    score: score.unwrap_or(0.0),
+                    ..vars
+                };
+                match build_action(uc, tier, score, &vars, source, "") {
+                    Ok(mut action) => {
+                        if let Some(recommender) = &uc.recommender {
+                            action.recommendations = scratch
+                                .recommended
+                                .iter()
+                                .map(|(item, s)| (recommender.model.item(*item).to_string(), *s))
+                                .collect();
+                        }
+                        uc_counters.actions_by_tier[tier] += 1;
+                        state.record_fired(uc.tiers[tier].history_key, now);
+                        act(action);
+                        acted = Some(tier);
+                    }
+                    Err(_) => uc_counters.errors += 1,
+                }
+            }
+            Ok(Decision::Blocked) => uc_counters.retrigger_blocked += 1,
+            Ok(Decision::None) => {}
+            Err(_) => uc_counters.errors += 1,
+        }
+        if let Some(funnel) = &uc.funnel {
             let vars = EvalVars {
                 set: &self.set,
                 state,
@@ -173,65 +365,175 @@ impl Processor {
                 now,
                 score: 0.0,
             };
-            match decide(uc, &vars, state) {
-                Ok(Decision::Act { tier, score }) => {
-                    uc_counters.actions_by_tier[tier] += 1;
-                    let vars = EvalVars {
-                        score: score.unwrap_or(0.0),
-                        ..vars
-                    };
-                    match build_action(uc, tier, score, &vars, source) {
-                        Ok(action) => {
-                            state.record_fired(uc.tiers[tier].history_key, now);
-                            act(action);
-                        }
-                        Err(_) => {
-                            uc_counters.actions_by_tier[tier] -= 1;
-                            uc_counters.errors += 1;
-                        }
-                    }
-                }
-                Ok(Decision::Blocked) => uc_counters.retrigger_blocked += 1,
-                Ok(Decision::None) => {}
-                Err(_) => uc_counters.errors += 1,
+            match score_once(uc, &vars, &mut score, scratch) {
+                Ok(s) => self.advance_funnel(index, funnel, s, state, event, now, source, counters, act),
+                Err(_) => counters.use_cases[index].errors += 1,
             }
         }
+        acted
     }
+
+    /// Emits one `stage_change` action per stage the score newly reaches (stages never go down).
+    #[allow(clippy::too_many_arguments)]
+    fn advance_funnel(
+        &self,
+        index: usize,
+        funnel: &Funnel,
+        score: f64,
+        state: &mut CustomerState,
+        event: &Event<'_>,
+        now: i64,
+        source: Source<'_>,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) {
+        let reached = funnel.stage_of(score);
+        let current = state.stage(funnel.key);
+        let from = current.map_or(0, |c| c.stage);
+        if reached <= from {
+            return;
+        }
+        let uc = &self.set.use_cases[index];
+        let days = |ms: i64| Val::Double(((ms as f64 / DAY_MS as f64) * 100.0).round() / 100.0);
+        let first_seen = state.first_seen.min(now);
+        let mut previous_since = current.map_or(first_seen, |c| c.since);
+        for stage in from + 1..=reached {
+            let name = &funnel.stages[stage as usize - 1].0;
+            let previous: Val<'static> = match stage {
+                1 => Val::Str(Cow::Borrowed("")),
+                n => Val::Str(Cow::Owned(funnel.stages[n as usize - 2].0.to_string())),
+            };
+            let payload = vec![
+                (Arc::from("stage"), Val::Str(Cow::Owned(name.to_string()))),
+                (Arc::from("previous_stage"), previous),
+                (Arc::from("days_in_previous_stage"), days(now - previous_since)),
+                (Arc::from("days_since_first_seen"), days(now - first_seen)),
+            ];
+            let customer_id = event.customer_id();
+            act(Action {
+                action_id: action_id(&uc.id, uc.version, customer_id, source, name),
+                use_case_id: uc.id.clone(),
+                use_case_version: uc.version,
+                status: uc.status,
+                tier: name.clone(),
+                action_type: Arc::from(STAGE_CHANGE),
+                channel: Arc::from(FUNNEL_CHANNEL),
+                topic: funnel.topic.clone(),
+                customer_id: customer_id.to_string(),
+                event_type: event.event_type().to_string(),
+                event_ts: now,
+                score: Some(score),
+                payload,
+                recommendations: Vec::new(),
+                source_topic: source.topic.to_string(),
+                source_partition: source.partition,
+                source_offset: source.offset,
+            });
+            counters.use_cases[index].stages_reached[stage as usize - 1] += 1;
+            previous_since = now;
+        }
+        state.set_stage(StageEntry {
+            key: funnel.key,
+            stage: reached,
+            since: now,
+        });
+    }
+}
+
+/// Action type and channel of funnel stage changes.
+pub const STAGE_CHANGE: &str = "stage_change";
+pub const FUNNEL_CHANNEL: &str = "funnel";
+
+/// The customer's recommendations into `scratch.recommended`.
+fn recommend(recommender: &RecommenderUse, state: &CustomerState, scratch: &mut Scratch) {
+    let recent = |index: usize| match &state.features[index] {
+        FeatureState::Recent(recent) => Some(recent),
+        _ => None,
+    };
+    let purchased = recent(recommender.purchased);
+    let viewed = recommender.viewed.and_then(recent);
+    let history = purchased
+        .into_iter()
+        .flat_map(|r| r.values().map(|v| (v, 1.0)))
+        .chain(viewed.into_iter().flat_map(|r| r.values().map(|v| (v, recommender.view_weight))));
+    let owned = |item: &str| purchased.is_some_and(|r| r.contains(item));
+    recommender.model.recommend(
+        history,
+        owned,
+        recommender.top_k,
+        &mut scratch.recommend,
+        &mut scratch.recommended,
+    );
 }
 
 enum Decision {
     Act {
         tier: usize,
-        score: Option<f64>,
     },
     /// A tier matched, but its re-trigger policy stopped it and no later tier acted.
     Blocked,
     None,
 }
 
-fn decide(uc: &UseCase, vars: &EvalVars<'_, '_>, state: &CustomerState) -> Result<Decision, EvalError> {
+/// The use case's score, computed once per evaluation and only when something needs it.
+fn score_once(
+    uc: &UseCase,
+    vars: &EvalVars<'_, '_>,
+    score: &mut Option<f64>,
+    scratch: &mut Scratch,
+) -> Result<f64, EvalError> {
+    if let Some(s) = *score {
+        return Ok(s);
+    }
+    let feature = |index: usize| match vars.state.read(&vars.set.catalog, index, vars.now) {
+        Val::Bool(b) => f64::from(u8::from(b)),
+        value => value.as_f64().unwrap_or(0.0),
+    };
+    let s = match &uc.scorer {
+        None => 0.0,
+        Some(Scorer::Expr(expr)) => expr.eval_f64(vars)?,
+        Some(Scorer::Linear {
+            intercept,
+            terms,
+            logistic,
+        }) => {
+            let linear = terms.iter().fold(*intercept, |sum, (index, w)| sum + w * feature(*index));
+            if *logistic {
+                algo::logistic(linear)
+            } else {
+                linear
+            }
+        }
+        Some(Scorer::Onnx { model, inputs }) => {
+            scratch.row.clear();
+            scratch.row.extend(inputs.iter().map(|index| feature(*index) as f32));
+            model.predict(&scratch.row).map_err(|e| EvalError::Model(e.to_string()))?
+        }
+        Some(Scorer::Recommender) => scratch.recommended.first().map_or(0.0, |(_, s)| *s),
+    };
+    *score = Some(s);
+    Ok(s)
+}
+
+fn decide(
+    uc: &UseCase,
+    vars: &EvalVars<'_, '_>,
+    state: &CustomerState,
+    score: &mut Option<f64>,
+    scratch: &mut Scratch,
+) -> Result<Decision, EvalError> {
     if let Some(rule) = &uc.rule {
         if !rule.eval_bool(vars)? {
             return Ok(Decision::None);
         }
     }
-    // the score is computed once, and only when a tier or the action needs it
-    let mut score: Option<f64> = None;
-    let compute_score = |score: &mut Option<f64>| -> Result<f64, EvalError> {
-        if let Some(s) = *score {
-            return Ok(s);
-        }
-        let s = match &uc.score {
-            Some(expr) => expr.eval_f64(vars)?,
-            None => 0.0,
-        };
-        *score = Some(s);
-        Ok(s)
-    };
+    if uc.recommender.is_some() && scratch.recommended.is_empty() {
+        return Ok(Decision::None); // nothing to recommend
+    }
     let mut blocked = false;
     for (index, tier) in uc.tiers.iter().enumerate() {
         if tier.needs_score {
-            let s = compute_score(&mut score)?;
+            let s = score_once(uc, vars, score, scratch)?;
             if tier.min_score.is_some_and(|lo| s < lo) || tier.max_score.is_some_and(|hi| s >= hi) {
                 continue;
             }
@@ -250,11 +552,10 @@ fn decide(uc: &UseCase, vars: &EvalVars<'_, '_>, state: &CustomerState) -> Resul
             }
         }
         if allowed(tier, state, vars.now) {
-            let score = match &uc.score {
-                Some(_) => Some(compute_score(&mut score)?),
-                None => None,
-            };
-            return Ok(Decision::Act { tier: index, score });
+            if uc.scorer.is_some() {
+                score_once(uc, vars, score, scratch)?;
+            }
+            return Ok(Decision::Act { tier: index });
         }
         blocked = true;
     }
@@ -275,6 +576,7 @@ fn build_action(
     score: Option<f64>,
     vars: &EvalVars<'_, '_>,
     source: Source<'_>,
+    discriminator: &str,
 ) -> Result<Action, EvalError> {
     let tier = &uc.tiers[tier_index];
     let mut payload = Vec::with_capacity(tier.payload.len());
@@ -283,7 +585,7 @@ fn build_action(
     }
     let customer_id = vars.event.customer_id();
     Ok(Action {
-        action_id: action_id(&uc.id, uc.version, customer_id, source),
+        action_id: action_id(&uc.id, uc.version, customer_id, source, discriminator),
         use_case_id: uc.id.clone(),
         use_case_version: uc.version,
         status: uc.status,
@@ -296,17 +598,23 @@ fn build_action(
         event_ts: vars.now,
         score,
         payload,
+        recommendations: Vec::new(),
         source_topic: source.topic.to_string(),
         source_partition: source.partition,
         source_offset: source.offset,
     })
 }
 
-/// 128-bit hash of use case id, version, customer and source position, as 32 hex digits.
-pub fn action_id(use_case_id: &str, version: u32, customer_id: &str, source: Source<'_>) -> String {
+/// 128-bit hash of use case id, version, customer and source position, as 32 hex digits;
+/// `discriminator` tells apart several actions of one use case on one event (funnel stages).
+pub fn action_id(use_case_id: &str, version: u32, customer_id: &str, source: Source<'_>, discriminator: &str) -> String {
     let mut key = Vec::with_capacity(use_case_id.len() + customer_id.len() + source.topic.len() + 24);
     for part in [use_case_id.as_bytes(), customer_id.as_bytes(), source.topic.as_bytes()] {
         key.extend_from_slice(part);
+        key.push(0);
+    }
+    if !discriminator.is_empty() {
+        key.extend_from_slice(discriminator.as_bytes());
         key.push(0);
     }
     key.extend_from_slice(&version.to_le_bytes());
@@ -343,6 +651,25 @@ impl Serialize for Payload<'_> {
     }
 }
 
+struct Recommendations<'r>(&'r [(String, f64)]);
+
+impl Serialize for Recommendations<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (product, score) in self.0 {
+            seq.serialize_element(&RecommendationJson { product, score: *score })?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Serialize)]
+struct RecommendationJson<'p> {
+    product: &'p str,
+    score: f64,
+}
+
 impl Serialize for Action {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
@@ -359,6 +686,9 @@ impl Serialize for Action {
         map.serialize_entry("event_ts", &self.event_ts)?;
         map.serialize_entry("score", &self.score)?;
         map.serialize_entry("payload", &Payload(&self.payload))?;
+        if !self.recommendations.is_empty() {
+            map.serialize_entry("recommendations", &Recommendations(&self.recommendations))?;
+        }
         map.serialize_entry(
             "source",
             &SourceJson {

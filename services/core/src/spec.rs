@@ -25,6 +25,10 @@ pub struct CatalogSpec {
     pub event_types: BTreeMap<String, EventTypeSpec>,
     /// Per-customer features by name, computed incrementally from events.
     pub features: BTreeMap<String, FeatureSpec>,
+    /// Customers without an event for this long (event time, e.g. `400d`) leave the state, with
+    /// a tombstone in the changelog, so disk stays bounded. Never, when omitted.
+    #[serde(default)]
+    pub expire_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
@@ -68,6 +72,12 @@ pub enum FeatureKind {
     DistinctCount,
     /// Days between the triggering event and the timestamp feature named in `of` (double).
     DaysSince,
+    /// Lead-scoring points (double): each event adds the `points` of every rule it matches;
+    /// the total decays with `half_life`, or counts only the `window` when one is given.
+    Points,
+    /// The most recent distinct values of `field` (e.g. products bought), at most
+    /// `max_distinct` (default 20); reads as how many it holds (int). A recommender's history.
+    Recent,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -101,6 +111,26 @@ pub struct FeatureSpec {
     /// Value read while the feature has no data (default: 0, '' or false; `days_since`: 36500).
     #[serde(default)]
     pub default: Option<serde_json::Value>,
+    /// For `points`: the half-life of a point (`14d`): a point earned that long ago counts 0.5.
+    #[serde(default)]
+    pub half_life: Option<String>,
+    /// For `points`: the scoring rules; an event earns the points of every rule it matches.
+    #[serde(default)]
+    pub points: Option<Vec<PointsRuleSpec>>,
+}
+
+/// One lead-scoring rule: `{events: [page_view], where: "event.page == 'pricing'", points: 10}`.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PointsRuleSpec {
+    /// Event types the rule applies to; all declared types when omitted.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// CEL predicate on the event.
+    #[serde(default, rename = "where")]
+    pub filter: Option<String>,
+    /// Points earned (negative to deduct, e.g. for an unsubscribe).
+    pub points: f64,
 }
 
 /// One use case: Data > Algo > Action.
@@ -166,10 +196,43 @@ pub enum ValueDriver {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// Event types that trigger an evaluation.
+    /// Event types that trigger an evaluation (may be empty when a `timer` triggers it).
+    #[serde(default)]
     pub triggers: Vec<String>,
     /// Features of the catalog this use case reads; expressions may use only these.
     pub features: Vec<String>,
+    /// A per-customer timer that triggers an evaluation when it comes due, e.g. "60 days
+    /// after the last purchase" or "7 days after a warm-up e-mail unless clicked".
+    #[serde(default)]
+    pub timer: Option<TimerSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimerSpec {
+    /// Time from the starting event (its event time) to when the timer is due (`60d`).
+    pub after: String,
+    /// Event types that start the timer; a later one restarts it.
+    #[serde(default)]
+    pub start_on: Vec<String>,
+    /// Actions that start the timer: `use-case-id` (any tier) or `use-case-id/tier`.
+    #[serde(default)]
+    pub start_on_actions: Vec<String>,
+    /// Event types that cancel a running timer.
+    #[serde(default)]
+    pub cancel_on: Vec<String>,
+    /// What the due time is compared with: the input's event time (default; deterministic,
+    /// identical in replay) or the system clock (fires without new input; replay uses event time).
+    #[serde(default)]
+    pub clock: TimerClock,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerClock {
+    #[default]
+    EventTime,
+    WallClock,
 }
 
 /// The decision logic: a boolean `rule` gate, a numeric `score`, or both.
@@ -182,6 +245,100 @@ pub struct AlgoSpec {
     /// CEL number; available to tiers and payloads as `score`.
     #[serde(default)]
     pub score: Option<String>,
+    /// A propensity model whose output is the `score` (instead of a `score` expression).
+    #[serde(default)]
+    pub model: Option<ModelSpec>,
+    /// Product recommendations: the action carries the top products with their scores; the
+    /// best product's score is the `score` unless `score` or `model` gives one.
+    #[serde(default)]
+    pub recommender: Option<RecommenderSpec>,
+    /// Funnel stages as thresholds on the score (MQL, SAL, SQL): a lead moves up, never down, and
+    /// every stage reached is emitted as a `stage_change` action to `topic`.
+    #[serde(default)]
+    pub funnel: Option<FunnelSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelType {
+    /// `score = 1 / (1 + exp(-(intercept + Σ coefficient × feature)))`.
+    Logistic,
+    /// `score = intercept + Σ coefficient × feature`.
+    Linear,
+    /// An ONNX file in the use-case directory (scikit-learn, LightGBM, XGBoost exports).
+    Onnx,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    #[serde(rename = "type")]
+    pub model_type: ModelType,
+    /// `logistic` / `linear`: the intercept.
+    #[serde(default)]
+    pub intercept: Option<f64>,
+    /// `logistic` / `linear`: coefficient per feature (features of `data.features`).
+    #[serde(default)]
+    pub coefficients: BTreeMap<String, f64>,
+    /// `onnx`: path of the model file, relative to the use-case directory (`models/x.onnx`).
+    #[serde(default)]
+    pub file: Option<String>,
+    /// `onnx`: SHA-256 of the file (hex, as `sha256sum` prints it); a different file is refused.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// `onnx`: one feature per model input column, in the model's column order.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// `onnx` classifiers: the class whose probability is the score (default 1, "buys").
+    #[serde(default)]
+    pub class: Option<usize>,
+    /// `onnx`: `probability` (classifiers, default) or `value` (regressors).
+    #[serde(default)]
+    pub output: Option<ModelOutput>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelOutput {
+    Probability,
+    Value,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecommenderSpec {
+    /// Artifact written by `revenue-engine train-recommender`, relative to the directory.
+    pub file: String,
+    /// SHA-256 of the artifact (hex); a different file is refused.
+    pub sha256: String,
+    /// `recent` feature of products the customer bought: history (weight 1) and never recommended.
+    pub purchased: String,
+    /// `recent` feature of products the customer viewed: history with `view_weight`.
+    #[serde(default)]
+    pub viewed: Option<String>,
+    /// Weight of a viewed product in the history (default 0.5).
+    #[serde(default)]
+    pub view_weight: Option<f64>,
+    /// Products per action (default 5, at most 50).
+    #[serde(default)]
+    pub top_k: Option<u32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FunnelSpec {
+    /// Topic of the `stage_change` actions.
+    pub topic: String,
+    /// Stages in ascending order of `min_score`.
+    pub stages: Vec<StageSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StageSpec {
+    pub name: String,
+    /// The stage is reached when the score is at least this.
+    pub min_score: f64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]

@@ -29,8 +29,77 @@ pub enum FeatureState {
     /// kinds stay small and a customer's features fit in fewer cache lines.
     Last(Option<Box<(i64, Val<'static>)>>),
     Distinct(Distinct),
+    /// `points` with a half-life: the total as of the event time it was last updated.
+    Decayed(Option<(f64, i64)>),
+    /// `recent`: the latest distinct values.
+    Recent(Recent),
     /// `days_since` keeps nothing: it is derived when read.
     Derived,
+}
+
+/// The most recently seen distinct values with the event time each was last seen, most
+/// recent last; at most `max_distinct`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recent(pub Vec<(Box<str>, i64)>);
+
+impl Recent {
+    pub fn values(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|(v, _)| v.as_ref())
+    }
+
+    pub fn contains(&self, value: &str) -> bool {
+        self.0.iter().any(|(v, _)| v.as_ref() == value)
+    }
+
+    fn add(&mut self, value: &str, ts: i64, max: usize) {
+        if let Some(i) = self.0.iter().position(|(v, _)| v.as_ref() == value) {
+            if ts >= self.0[i].1 {
+                let mut entry = self.0.remove(i);
+                entry.1 = ts;
+                let at = self.0.partition_point(|(_, t)| *t <= ts);
+                self.0.insert(at, entry);
+            }
+            return;
+        }
+        if self.0.len() >= max {
+            // full: the value replaces the least recently seen one, if it is more recent
+            if self.0.first().is_some_and(|(_, oldest)| ts <= *oldest) {
+                return;
+            }
+            self.0.remove(0);
+        }
+        let at = self.0.partition_point(|(_, t)| *t <= ts);
+        self.0.insert(at, (value.into(), ts));
+    }
+}
+
+/// Clock kinds of [`CustomerState::dues`]: event time (timers and expiry), and the system clock.
+pub const EVENT_TIME: u8 = 0;
+pub const WALL_CLOCK: u8 = 1;
+
+/// (clock kind, due time) pairs; most customers have at most two.
+pub type Dues = SmallVec<[(u8, i64); 2]>;
+
+/// A per-customer timer of a use case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timer {
+    /// The use case's timer key (stable across versions).
+    pub key: u64,
+    /// Epoch milliseconds when it is due.
+    pub due: i64,
+    /// Compared with the system clock rather than event time.
+    pub wall_clock: bool,
+}
+
+/// Where a customer stands in a use case's funnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageEntry {
+    /// The use case's funnel key.
+    pub key: u64,
+    /// 1-based index of the highest stage reached.
+    pub stage: u8,
+    /// Event time the stage was reached.
+    pub since: i64,
 }
 
 impl FeatureState {
@@ -39,6 +108,8 @@ impl FeatureState {
             (FeatureKind::DaysSince, _) => FeatureState::Derived,
             (FeatureKind::Last, _) => FeatureState::Last(None),
             (FeatureKind::DistinctCount, _) => FeatureState::Distinct(Distinct::default()),
+            (FeatureKind::Recent, _) => FeatureState::Recent(Recent::default()),
+            (FeatureKind::Points, None) if feature.half_life.is_some() => FeatureState::Decayed(None),
             // last_ts in a window is the all-time last_ts, read through the window
             (FeatureKind::LastTs, _) => FeatureState::Scalar(None),
             (_, Some(_)) => FeatureState::Windowed(Buckets::default()),
@@ -57,6 +128,12 @@ pub struct CustomerState {
     pub features: SmallVec<[FeatureState; 6]>,
     /// (use case + tier key, event time of the last action) for re-trigger policies.
     pub fired: SmallVec<[(u64, i64); 2]>,
+    /// Running timers, at most one per use case.
+    pub timers: SmallVec<[Timer; 1]>,
+    /// Funnel stage per use case with a funnel.
+    pub stages: SmallVec<[StageEntry; 1]>,
+    /// Event time of the first event seen (lead velocity); `i64::MAX` before any.
+    pub first_seen: i64,
 }
 
 impl CustomerState {
@@ -65,6 +142,55 @@ impl CustomerState {
             clock: i64::MIN,
             features: catalog.features.iter().map(FeatureState::empty).collect(),
             fired: SmallVec::new(),
+            timers: SmallVec::new(),
+            stages: SmallVec::new(),
+            first_seen: i64::MAX,
+        }
+    }
+
+    /// Starts (or restarts) the timer `key`.
+    pub fn set_timer(&mut self, timer: Timer) {
+        match self.timers.iter_mut().find(|t| t.key == timer.key) {
+            Some(existing) => *existing = timer,
+            None => self.timers.push(timer),
+        }
+    }
+
+    pub fn cancel_timer(&mut self, key: u64) {
+        self.timers.retain(|t| t.key != key);
+    }
+
+    /// Everything pending for this customer as (clock kind, due time), sorted: timers and
+    /// expiry. What a due-time index holds, so firing never scans customers.
+    pub fn dues(&self, catalog: &Catalog) -> Dues {
+        let mut dues: Dues = self
+            .timers
+            .iter()
+            .map(|t| (if t.wall_clock { WALL_CLOCK } else { EVENT_TIME }, t.due))
+            .collect();
+        if let Some(at) = self.expires_at(catalog) {
+            if self.clock != i64::MIN {
+                dues.push((EVENT_TIME, at));
+            }
+        }
+        dues.sort_unstable();
+        dues.dedup();
+        dues
+    }
+
+    /// When the customer leaves the state if nothing happens before.
+    pub fn expires_at(&self, catalog: &Catalog) -> Option<i64> {
+        catalog.expire_after.map(|ttl| self.clock.saturating_add(ttl))
+    }
+
+    pub fn stage(&self, key: u64) -> Option<StageEntry> {
+        self.stages.iter().find(|s| s.key == key).copied()
+    }
+
+    pub fn set_stage(&mut self, entry: StageEntry) {
+        match self.stages.iter_mut().find(|s| s.key == entry.key) {
+            Some(existing) => *existing = entry,
+            None => self.stages.push(entry),
         }
     }
 
@@ -85,12 +211,20 @@ impl CustomerState {
         if ts > self.clock {
             self.clock = ts;
         }
+        self.first_seen = self.first_seen.min(ts);
         let Some(type_index) = event.type_index else { return };
         let Some(updates) = catalog.updates_by_type.get(type_index as usize) else {
             return;
         };
         for &index in updates {
             let feature = &catalog.features[index];
+            if feature.kind == FeatureKind::Points {
+                let earned = points_earned(catalog, feature, event, type_index);
+                if earned != 0.0 {
+                    update(&mut self.features[index], feature, self.clock, ts, Some(&Val::Double(earned)));
+                }
+                continue;
+            }
             if let Some(filter) = &feature.filter {
                 // a filter that fails to evaluate does not count the event
                 if !matches!(filter.eval_bool(&EventVars { catalog, event }), Ok(true)) {
@@ -110,6 +244,28 @@ impl CustomerState {
         let feature = &catalog.features[index];
         read(&self.features[index], feature, self, catalog, now).unwrap_or_else(|| feature.default.clone())
     }
+}
+
+/// The points an event earns: the sum over the rules it matches.
+fn points_earned(catalog: &Catalog, feature: &Feature, event: &Event<'_>, type_index: u16) -> f64 {
+    let mut earned = 0.0;
+    for rule in &feature.points {
+        if rule.event_mask & (1 << type_index) == 0 {
+            continue;
+        }
+        if let Some(filter) = &rule.filter {
+            if !matches!(filter.eval_bool(&EventVars { catalog, event }), Ok(true)) {
+                continue;
+            }
+        }
+        earned += rule.points;
+    }
+    earned
+}
+
+/// `value` points earned at `from` as worth at `to` with the half-life.
+pub(crate) fn decay(value: f64, from: i64, to: i64, half_life: i64) -> f64 {
+    value * (-((to - from) as f64) / half_life as f64 * std::f64::consts::LN_2).exp()
 }
 
 fn numeric(value: Option<&Val<'_>>) -> f64 {
@@ -155,6 +311,20 @@ fn update(state: &mut FeatureState, feature: &Feature, clock: i64, ts: i64, valu
                 set.add(hash_value(v), ts, feature.max_distinct as usize);
             }
         }
+        FeatureState::Decayed(current) => {
+            let (Some(half_life), x) = (feature.half_life, numeric(value)) else { return };
+            *current = Some(match *current {
+                None => (x, ts),
+                // kept as of the latest event time; a late event's points are decayed forward
+                Some((total, at)) if ts >= at => (decay(total, at, ts, half_life) + x, ts),
+                Some((total, at)) => (total + decay(x, ts, at, half_life), at),
+            });
+        }
+        FeatureState::Recent(recent) => match value {
+            Some(Val::Str(s)) => recent.add(s, ts, feature.max_distinct as usize),
+            Some(Val::Int(i)) => recent.add(&i.to_string(), ts, feature.max_distinct as usize),
+            _ => {}
+        },
         FeatureState::Derived => {}
     }
 }
@@ -270,6 +440,12 @@ fn read<'s>(
             })
         }
         FeatureState::Distinct(set) => Some(Val::Int(set.count(feature.window, clock) as i64)),
+        FeatureState::Decayed(value) => {
+            let (total, at) = (*value)?;
+            let half_life = feature.half_life?;
+            Some(Val::Double(decay(total, at, now.max(at), half_life)))
+        }
+        FeatureState::Recent(recent) => Some(Val::Int(recent.0.len() as i64)),
         FeatureState::Derived => {
             let of = feature.of?;
             match read(&customer.features[of], &catalog.features[of], customer, catalog, now)? {

@@ -1,6 +1,7 @@
 //! Compiling a use-case directory (the feature catalog plus one file per use case) into the
 //! form the evaluator runs. Every problem is collected, with file, key path, line and a hint.
 
+use crate::algo::{self, Funnel, ModelFile, RecommenderUse, Scorer, TimerDef};
 use crate::catalog::{self, suggest, var, Catalog, NS_EVENT, NS_FEATURE, NS_SCORE};
 use crate::diagnostic::{locate, Diagnostic};
 use crate::duration::Span;
@@ -67,8 +68,20 @@ pub struct UseCase {
     pub trigger_mask: u64,
     pub features: Vec<usize>,
     pub rule: Option<CompiledExpr>,
-    pub score: Option<CompiledExpr>,
+    /// Where `score` comes from: an expression, a model, or the recommender.
+    pub scorer: Option<Scorer>,
+    pub recommender: Option<RecommenderUse>,
+    pub funnel: Option<Funnel>,
+    pub timer: Option<TimerDef>,
     pub tiers: Vec<Tier>,
+}
+
+/// "When use case `source` acts (in `tier`, or any tier), start the timer of use case `timer`".
+#[derive(Debug, Clone, Copy)]
+pub struct ActionTimer {
+    pub source: usize,
+    pub tier: Option<usize>,
+    pub timer: usize,
 }
 
 /// A compiled directory: what the engine and `replay` run.
@@ -79,6 +92,8 @@ pub struct UseCaseSet {
     pub use_cases: Vec<UseCase>,
     /// Checksum over every file of the set.
     pub checksum: String,
+    /// Timers started by other use cases' actions, by index into `use_cases`.
+    pub action_timers: Vec<ActionTimer>,
 }
 
 impl UseCaseSet {
@@ -107,6 +122,19 @@ pub fn files_checksum(files: &[SourceFile]) -> String {
     checksum(&all_text)
 }
 
+/// Checksum over a directory's YAML files and model files: equal checksums, equal sets.
+pub fn set_checksum(files: &[SourceFile], models: &[ModelFile]) -> String {
+    if models.is_empty() {
+        return files_checksum(files);
+    }
+    let mut all = files.to_vec();
+    all.extend(models.iter().map(|m| SourceFile {
+        path: m.path.clone(),
+        text: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&m.bytes)),
+    }));
+    files_checksum(&all)
+}
+
 fn checksum(text: &str) -> String {
     format!("{:016x}", xxhash_rust::xxh3::xxh3_64(text.as_bytes()))
 }
@@ -133,8 +161,14 @@ pub fn parse_yaml<T: DeserializeOwned>(file: &SourceFile) -> Result<T, Diagnosti
 }
 
 impl UseCaseSet {
-    /// Compiles a directory's files: `features.yaml` and every other file as a use case.
+    /// Compiles a directory's YAML files (no model files).
     pub fn compile(files: &[SourceFile]) -> Result<UseCaseSet, Vec<Diagnostic>> {
+        UseCaseSet::compile_with_models(files, &[])
+    }
+
+    /// Compiles a directory's files: `features.yaml`, every other YAML file as a use case, and
+    /// the model files (`models/…`) the use cases name.
+    pub fn compile_with_models(files: &[SourceFile], models: &[ModelFile]) -> Result<UseCaseSet, Vec<Diagnostic>> {
         let mut problems = Vec::new();
         let catalog_file = files
             .iter()
@@ -183,7 +217,7 @@ impl UseCaseSet {
                 ));
             }
             let Some(catalog) = &catalog else { continue };
-            match compile_use_case(catalog, file, &spec) {
+            match compile_use_case(catalog, file, &spec, models) {
                 Ok(uc) => use_cases.push(uc),
                 Err(found) => problems.extend(with_lines(found, &file.text)),
             }
@@ -193,12 +227,63 @@ impl UseCaseSet {
         }
         let Some(catalog) = catalog else { return Err(problems) };
         use_cases.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
+        let action_timers = resolve_action_timers(&use_cases, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         Ok(UseCaseSet {
             catalog,
             use_cases,
-            checksum: files_checksum(files),
+            checksum: set_checksum(files, models),
+            action_timers,
         })
     }
+}
+
+/// `start_on_actions` name other use cases (and tiers): resolved once the set is sorted.
+fn resolve_action_timers(use_cases: &[UseCase], problems: &mut Vec<Diagnostic>) -> Vec<ActionTimer> {
+    let mut resolved = Vec::new();
+    for (timer_index, uc) in use_cases.iter().enumerate() {
+        let Some(timer) = &uc.timer else { continue };
+        for (i, (source_id, tier_name)) in timer.start_on_actions.iter().enumerate() {
+            let key = format!("data.timer.start_on_actions[{i}]");
+            let Some(source) = use_cases.iter().position(|u| u.id.as_ref() == source_id) else {
+                problems.push(
+                    Diagnostic::new(&uc.file, key, format!("unknown use case `{source_id}`")).hint(suggest(
+                        source_id,
+                        use_cases.iter().map(|u| u.id.as_ref()),
+                        "use cases",
+                        "name a use case of this directory",
+                    )),
+                );
+                continue;
+            };
+            let tier = match tier_name {
+                None => None,
+                Some(name) => match use_cases[source].tiers.iter().position(|t| t.name.as_ref() == name) {
+                    Some(t) => Some(t),
+                    None => {
+                        problems.push(
+                            Diagnostic::new(&uc.file, key, format!("use case `{source_id}` has no tier `{name}`"))
+                                .hint(suggest(
+                                    name,
+                                    use_cases[source].tiers.iter().map(|t| t.name.as_ref()),
+                                    "tiers",
+                                    "name one of its tiers",
+                                )),
+                        );
+                        continue;
+                    }
+                },
+            };
+            resolved.push(ActionTimer {
+                source,
+                tier,
+                timer: timer_index,
+            });
+        }
+    }
+    resolved
 }
 
 fn with_line(mut d: Diagnostic, text: &str) -> Diagnostic {
@@ -260,7 +345,12 @@ fn retrigger_of(spec: &RetriggerSpec) -> Result<Retrigger, String> {
     })
 }
 
-fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) -> Result<UseCase, Vec<Diagnostic>> {
+fn compile_use_case(
+    catalog: &Catalog,
+    file: &SourceFile,
+    spec: &UseCaseSpec,
+    models: &[ModelFile],
+) -> Result<UseCase, Vec<Diagnostic>> {
     let f = file.path.as_str();
     let mut problems = Vec::new();
     if !valid_id(&spec.id) {
@@ -281,10 +371,10 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
     }
 
     let mut trigger_mask = 0u64;
-    if spec.data.triggers.is_empty() {
+    if spec.data.triggers.is_empty() && spec.data.timer.is_none() {
         problems.push(
-            Diagnostic::new(f, "data.triggers", "no trigger event types")
-                .hint("list the event types that trigger an evaluation"),
+            Diagnostic::new(f, "data.triggers", "no trigger event types and no timer")
+                .hint("list the event types that trigger an evaluation, or add `data.timer`"),
         );
     }
     for (i, t) in spec.data.triggers.iter().enumerate() {
@@ -348,23 +438,52 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         }
     };
 
-    if spec.algo.rule.is_none() && spec.algo.score.is_none() {
+    let algo_spec = &spec.algo;
+    if algo_spec.rule.is_none()
+        && algo_spec.score.is_none()
+        && algo_spec.model.is_none()
+        && algo_spec.recommender.is_none()
+    {
         problems.push(
             Diagnostic::new(f, "algo", "neither `rule` nor `score`")
-                .hint("give a CEL `rule` (bool), a `score` (number), or both"),
+                .hint("give a CEL `rule` (bool), a `score` (number) or a `model`, or both"),
         );
     }
-    let rule = spec
-        .algo
+    if algo_spec.score.is_some() && algo_spec.model.is_some() {
+        problems.push(
+            Diagnostic::new(f, "algo.model", "both `score` and `model` given")
+                .hint("the model's output is the score: remove `score`, or the model"),
+        );
+    }
+    let rule = algo_spec
         .rule
         .as_ref()
         .and_then(|s| compile("algo.rule".into(), s, Expect::Bool, false, &mut problems));
-    let score = spec
-        .algo
-        .score
+    let recommender = algo_spec
+        .recommender
         .as_ref()
-        .and_then(|s| compile("algo.score".into(), s, Expect::Number, false, &mut problems));
-    let with_score = spec.algo.score.is_some();
+        .and_then(|r| algo::compile_recommender(catalog, &features, f, r, models, &mut problems));
+    let scorer = match (&algo_spec.score, &algo_spec.model) {
+        (Some(s), _) => compile("algo.score".into(), s, Expect::Number, false, &mut problems).map(Scorer::Expr),
+        (None, Some(m)) => algo::compile_model(catalog, &features, f, m, models, &mut problems),
+        (None, None) => algo_spec.recommender.as_ref().map(|_| Scorer::Recommender),
+    };
+    let with_score = algo_spec.score.is_some() || algo_spec.model.is_some() || algo_spec.recommender.is_some();
+    let funnel = algo_spec
+        .funnel
+        .as_ref()
+        .and_then(|spec_funnel| algo::compile_funnel(&spec.id, f, spec_funnel, &mut problems));
+    if algo_spec.funnel.is_some() && !with_score {
+        problems.push(
+            Diagnostic::new(f, "algo.funnel", "funnel stages without a score")
+                .hint("stages are thresholds on the score: add `algo.score` or `algo.model`"),
+        );
+    }
+    let timer = spec
+        .data
+        .timer
+        .as_ref()
+        .and_then(|t| algo::compile_timer(catalog, &spec.id, f, t, &mut problems));
 
     let default_retrigger = match &spec.action.retrigger {
         None => Retrigger::Once,
@@ -546,7 +665,10 @@ fn compile_use_case(catalog: &Catalog, file: &SourceFile, spec: &UseCaseSpec) ->
         trigger_mask,
         features,
         rule,
-        score,
+        scorer,
+        recommender,
+        funnel,
+        timer,
         tiers,
     })
 }

@@ -37,6 +37,7 @@ fn action() -> Action {
             (Arc::from("lead_score"), Val::Double(57.0)),
             (Arc::from("industry"), Val::Str(Cow::Owned("retail".into()))),
         ],
+        recommendations: Vec::new(),
         source_topic: "events.behavioural".into(),
         source_partition: 7,
         source_offset: 1_234_567,
@@ -84,6 +85,7 @@ fn action_value(action: &Action) -> Value {
                 ("offset".into(), Value::Long(action.source_offset)),
             ]),
         ),
+        ("recommendations".into(), Value::Array(Vec::new())),
     ])
 }
 

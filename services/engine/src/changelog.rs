@@ -249,6 +249,7 @@ impl Chain {
 /// them is treated as aborted. A store ahead of the changelog (recreated under it) is rebuilt.
 pub fn restore<C: ConsumerContext>(
     restorer: &BaseConsumer<C>,
+    catalog: &revenue_core::Catalog,
     topic: &str,
     partition: i32,
     store: PartitionStore,
@@ -299,7 +300,7 @@ pub fn restore<C: ConsumerContext>(
                     chain.state(checkpoint, key, m.payload());
                 }
                 if chain.confirmed.len() >= RESTORE_BATCH {
-                    store.restore(&chain.confirmed, &chain.tip, next)?;
+                    store.restore(catalog, &chain.confirmed, &chain.tip, next)?;
                     chain.confirmed.clear();
                     progress(records);
                 }
@@ -314,7 +315,7 @@ pub fn restore<C: ConsumerContext>(
         }
     }
     chain.finish(committed);
-    store.restore(&chain.confirmed, &chain.tip, next)?;
+    store.restore(catalog, &chain.confirmed, &chain.tip, next)?;
     progress(records);
     restorer.unassign().map_err(|e| fail(e.to_string()))?;
     if let Some(committed) = committed {

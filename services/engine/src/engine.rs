@@ -10,7 +10,7 @@
 
 use crate::config::{CustomerIdSource, EngineConfig, Guarantee};
 use crate::metrics::Metrics;
-use crate::store::{PartitionStore, StoreError};
+use crate::store::{PartitionStore, StoreError, EVENT_TIME, WALL_CLOCK};
 use crate::wire::{ActionEncoder, InputDecoder, SchemaResolver, SchemaSource, WireError};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -123,7 +123,15 @@ struct Task {
     inputs: Vec<InputPosition>,
     /// Something changed since the last checkpoint.
     dirty: bool,
+    /// Latest event time seen in this partition since it was assigned: event-time timers and
+    /// expiry are due against it.
+    watermark: i64,
+    /// Earliest due time in the timer index, per clock kind (`i64::MAX`: none).
+    next_due: [i64; 2],
 }
+
+/// Most customers one timer sweep handles per clock kind; the rest wait for the next one.
+const SWEEP_LIMIT: usize = 10_000;
 
 /// Delivery outcomes, counted by the producer's background thread.
 #[derive(Default)]
@@ -436,8 +444,8 @@ pub fn start(
                 config.use_cases.dir.clone(),
                 Duration::from_millis(ms),
                 // what is on disk now: the set may have been handed in from elsewhere (bench)
-                revenue_offline::read_dir_files(&config.use_cases.dir)
-                    .map(|files| revenue_core::usecase::files_checksum(&files))
+                revenue_offline::read_dir_all(&config.use_cases.dir)
+                    .map(|(_, _, checksum)| checksum)
                     .unwrap_or_else(|_| use_cases.checksum.clone()),
                 status.clone(),
                 metrics.clone(),
@@ -533,6 +541,7 @@ fn run_loop(
         }
         if last_checkpoint.elapsed() >= interval || worker.over_capacity() {
             worker.checkpoint(&consumer, false)?;
+            worker.fire_due_timers()?;
             worker.swap_in_new_use_cases();
             last_checkpoint = Instant::now();
         }
@@ -571,11 +580,15 @@ impl Worker {
                 Some(index) => index,
                 None => {
                     let store = self.open_store(consumer, partition)?;
+                    let next_due = [EVENT_TIME, WALL_CLOCK]
+                        .map(|kind| store.next_due(kind, i64::MIN).ok().flatten().unwrap_or(i64::MAX));
                     self.tasks.push(Task {
                         partition,
                         store,
                         inputs: Vec::new(),
                         dirty: false,
+                        watermark: i64::MIN,
+                        next_due,
                     });
                     self.tasks.len() - 1
                 }
@@ -623,6 +636,7 @@ impl Worker {
         let mut reported = 0u64;
         let result = crate::changelog::restore(
             restorer,
+            &self.set.catalog,
             topic,
             partition,
             store,
@@ -734,13 +748,9 @@ impl Worker {
             CustomerIdSource::Field => None,
         };
         let payload = message.payload().unwrap_or_default();
-        if self.transactional && !self.in_transaction {
-            if let Err(e) = self.producer.begin_transaction() {
-                self.fatal = Some(e.into());
-                return;
-            }
-            self.in_transaction = true;
-            self.counters_at_begin = self.counters.clone();
+        if let Err(e) = self.begin_transaction() {
+            self.fatal = Some(e.into());
+            return;
         }
         let sampled = self.sample & 63 == 0;
         self.sample = self.sample.wrapping_add(1);
@@ -780,6 +790,7 @@ impl Worker {
             ..
         } = self;
         let task = &mut tasks[index];
+        task.watermark = task.watermark.max(event.ts());
         let state = match task.store.customer(&set.catalog, event.customer_id()) {
             Ok(state) => state,
             Err(e) => {
@@ -793,32 +804,73 @@ impl Worker {
             offset,
         };
         processor.process(state, &event, source, counters, &mut |action: Action| {
-            if !action.emits() {
-                return; // shadow: counted, not produced
-            }
-            if let Err(e) = encoder.encode(&action, buffer) {
-                warn!(error = %e, use_case = %action.use_case_id, "action could not be encoded");
-                return;
-            }
-            let headers = OwnedHeaders::new_with_capacity(2)
-                .insert(Header {
-                    key: "use_case_id",
-                    value: Some(action.use_case_id.as_bytes()),
-                })
-                .insert(Header {
-                    key: "action_id",
-                    value: Some(action.action_id.as_bytes()),
-                });
-            let record = BaseRecord::to(&action.topic)
-                .key(action.customer_id.as_bytes())
-                .payload(buffer.as_slice())
-                .headers(headers);
-            send(producer, record);
-            status.actions_out.fetch_add(1, Ordering::Relaxed);
+            emit(encoder, producer, buffer, status, &action)
         });
         if let Some(started) = started {
             self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
         }
+    }
+
+    /// Exactly-once: opens the transaction the next records belong to.
+    fn begin_transaction(&mut self) -> Result<(), KafkaError> {
+        if self.transactional && !self.in_transaction {
+            self.producer.begin_transaction()?;
+            self.in_transaction = true;
+            self.counters_at_begin = self.counters.clone();
+        }
+        Ok(())
+    }
+
+    /// Fires the timers that came due and removes expired customers, per partition: only the
+    /// index entries due by the partition's watermark (event time) or the system clock are
+    /// read. Runs after a checkpoint, so the index holds every timer set before it; what fires
+    /// is committed with the next checkpoint.
+    fn fire_due_timers(&mut self) -> Result<(), EngineError> {
+        let wall = now_ms();
+        for index in 0..self.tasks.len() {
+            let task = &self.tasks[index];
+            let bounds = [task.watermark, wall.max(task.watermark)];
+            if task.next_due[0] > bounds[0] && task.next_due[1] > bounds[1] {
+                continue;
+            }
+            self.begin_transaction()?;
+            let Worker {
+                set,
+                processor,
+                encoder,
+                producer,
+                tasks,
+                counters,
+                buffer,
+                status,
+                ..
+            } = self;
+            let task = &mut tasks[index];
+            for kind in [EVENT_TIME, WALL_CLOCK] {
+                let bound = bounds[kind as usize];
+                if task.next_due[kind as usize] > bound {
+                    continue;
+                }
+                for id in task.store.due_customers(&set.catalog, kind, bound, SWEEP_LIMIT)? {
+                    let Some(state) = task.store.existing_customer(&set.catalog, &id)? else {
+                        continue;
+                    };
+                    let before = (state.clock, state.timers.clone());
+                    let expired = processor.fire_due(state, &id, bounds[0], wall, counters, &mut |action: Action| {
+                        emit(encoder, producer, buffer, status, &action)
+                    });
+                    if expired {
+                        task.store.remove(&id);
+                        task.dirty = true;
+                    } else if (state.clock, &state.timers) != (before.0, &before.1) {
+                        task.store.mark_changed(&id);
+                        task.dirty = true;
+                    }
+                }
+                task.next_due[kind as usize] = task.store.next_due(kind, bound)?.unwrap_or(i64::MAX);
+            }
+        }
+        Ok(())
     }
 
     /// Sends a bad event, untouched, to the dead-letter topic with headers naming why and where
@@ -886,12 +938,15 @@ impl Worker {
                         value: Some(&id),
                     })
                 };
-                for (customer, bytes) in &changes {
-                    let record = BaseRecord::to(changelog)
+                for change in &changes {
+                    // an expired customer is a tombstone: compaction forgets it
+                    let mut record = BaseRecord::to(changelog)
                         .partition(task.partition)
-                        .key(customer.as_bytes())
-                        .payload(bytes.as_slice())
+                        .key(change.id.as_bytes())
                         .headers(header());
+                    if let Some(bytes) = &change.value {
+                        record = record.payload(bytes.as_slice());
+                    }
                     send(&self.producer, record);
                 }
                 let mut from = Vec::with_capacity(task.inputs.len());
@@ -969,6 +1024,10 @@ impl Worker {
                 .as_ref()
                 .and_then(|_| changelog_next.get(&task.partition).copied());
             task.store.write(&changes, &offsets, position)?;
+            for (kind, due) in changes.iter().flat_map(|c| c.added_dues()) {
+                let next = &mut task.next_due[kind as usize];
+                *next = (*next).min(due);
+            }
         }
         if wrote {
             crate::failpoint::hit(crate::failpoint::BEFORE_OFFSET_COMMIT);
@@ -1107,6 +1166,8 @@ impl Worker {
             .inc_by(corrupt.saturating_sub(m.state_corrupt_values.get()));
         m.unknown_event_types
             .inc_by(self.counters.unknown_type - self.published.unknown_type);
+        m.state_expired
+            .inc_by(self.counters.expired.saturating_sub(self.published.expired));
         for ((uc, now), before) in self
             .set
             .use_cases
@@ -1124,6 +1185,14 @@ impl Worker {
             m.retrigger_blocked
                 .with_label_values(&[id])
                 .inc_by(now.retrigger_blocked - before.retrigger_blocked);
+            m.timers_fired
+                .with_label_values(&[id])
+                .inc_by(now.timers_fired - before.timers_fired);
+            if let Some(funnel) = &uc.funnel {
+                for (((stage, _), n), b) in funnel.stages.iter().zip(&now.stages_reached).zip(&before.stages_reached) {
+                    m.stage_changes.with_label_values(&[id, stage.as_ref()]).inc_by(n - b);
+                }
+            }
             for ((tier, n), b) in uc.tiers.iter().zip(&now.actions_by_tier).zip(&before.actions_by_tier) {
                 let target = if uc.status == revenue_core::spec::Status::Live {
                     &m.actions
@@ -1154,6 +1223,38 @@ impl Worker {
 
 /// Produces, waiting while the local queue is full; other errors are counted as failed
 /// deliveries, so the next checkpoint refuses to commit past them.
+/// Produces an action to its topic (`live` use cases only; shadow ones are counted, not sent).
+fn emit(
+    encoder: &ActionEncoder,
+    producer: &ThreadedProducer<ProducerCtx>,
+    buffer: &mut Vec<u8>,
+    status: &Status,
+    action: &Action,
+) {
+    if !action.emits() {
+        return;
+    }
+    if let Err(e) = encoder.encode(action, buffer) {
+        warn!(error = %e, use_case = %action.use_case_id, "action could not be encoded");
+        return;
+    }
+    let headers = OwnedHeaders::new_with_capacity(2)
+        .insert(Header {
+            key: "use_case_id",
+            value: Some(action.use_case_id.as_bytes()),
+        })
+        .insert(Header {
+            key: "action_id",
+            value: Some(action.action_id.as_bytes()),
+        });
+    let record = BaseRecord::to(&action.topic)
+        .key(action.customer_id.as_bytes())
+        .payload(buffer.as_slice())
+        .headers(headers);
+    send(producer, record);
+    status.actions_out.fetch_add(1, Ordering::Relaxed);
+}
+
 fn send<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
     producer: &ThreadedProducer<ProducerCtx>,
     record: BaseRecord<'_, K, P>,

@@ -14,6 +14,9 @@ pub struct Metrics {
     pub evaluations: IntCounterVec,
     pub evaluation_errors: IntCounterVec,
     pub retrigger_blocked: IntCounterVec,
+    pub timers_fired: IntCounterVec,
+    pub stage_changes: IntCounterVec,
+    pub state_expired: IntCounter,
     pub dead_letters: IntCounterVec,
     pub unknown_event_types: IntCounter,
     pub evaluation_seconds: Histogram,
@@ -111,6 +114,23 @@ impl Metrics {
                 "revenue_engine_use_case_retrigger_blocked_total",
                 "Matches held back by the re-trigger policy.",
                 &["use_case"],
+            ),
+            timers_fired: counter_vec(
+                &r,
+                "revenue_engine_use_case_timers_fired_total",
+                "Evaluations triggered by a use case's timer coming due.",
+                &["use_case"],
+            ),
+            stage_changes: counter_vec(
+                &r,
+                "revenue_engine_use_case_stage_changes_total",
+                "Funnel stages reached (lead scoring), by use case and stage.",
+                &["use_case", "stage"],
+            ),
+            state_expired: counter(
+                &r,
+                "revenue_engine_state_expired_customers_total",
+                "Idle customers removed from the state (expire_after), with a changelog tombstone.",
             ),
             dead_letters: counter_vec(
                 &r,

@@ -134,19 +134,18 @@ impl Watcher {
             let mut seen = running_checksum;
             while !flag.load(Ordering::Relaxed) {
                 sleep_unless_stopped(interval, &flag);
-                let files = match revenue_offline::read_dir_files(&dir) {
-                    Ok(files) => files,
+                let (files, models, checksum) = match revenue_offline::read_dir_all(&dir) {
+                    Ok(all) => all,
                     Err(e) => {
                         tracing::warn!(error = %e, "use-case directory unreadable; the running set stays");
                         continue;
                     }
                 };
-                let checksum = revenue_core::usecase::files_checksum(&files);
                 if checksum == seen {
                     continue;
                 }
                 seen = checksum;
-                match UseCaseSet::compile(&files) {
+                match UseCaseSet::compile_with_models(&files, &models) {
                     Ok(set) => {
                         tracing::info!(checksum = %set.checksum, use_cases = set.use_cases.len(), "use-case change validated; swapping it in at the next checkpoint");
                         if let Ok(mut pending) = status.use_cases.pending.lock() {

@@ -3,6 +3,10 @@
 //! interval is written in one `WriteBatch` together with the next input offset of each input
 //! topic — so the stored state and the offsets it reflects can never disagree.
 //!
+//! Timers and state expiry use an index ordered by due time (column family `timers`, key =
+//! clock kind, due time, customer): firing reads only the due entries, never scans customers.
+//! The index is a hint kept in the same batches as the state; the customer's state decides.
+//!
 //! Input topics are co-partitioned by customer id (same partition count, same key partitioner),
 //! as Kafka Streams requires for joins: partition `n` of every input topic holds the same
 //! customers, so one store per partition number serves them all.
@@ -10,13 +14,19 @@
 use compact_str::CompactString;
 use revenue_core::codec;
 use revenue_core::{Catalog, CustomerState};
-use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, DB};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 use rustc_hash::FxHashMap;
 use std::collections::hash_map::Entry;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 const META_CF: &str = "meta";
+const TIMERS_CF: &str = "timers";
+pub use revenue_core::state::{Dues, EVENT_TIME, WALL_CLOCK};
+
+fn dues(catalog: &Catalog, state: &CustomerState) -> Dues {
+    state.dues(catalog)
+}
 const NEXT_OFFSET_PREFIX: &str = "next_offset/";
 const CHANGELOG_NEXT_KEY: &str = "changelog_next";
 
@@ -26,9 +36,43 @@ pub enum StoreError {
     RocksDb { path: PathBuf, message: String },
 }
 
+/// Index key: kind, due time big-endian with the sign bit flipped (bytes sort as numbers), id.
+fn due_key(kind: u8, due: i64, id: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(9 + id.len());
+    key.push(kind);
+    key.extend_from_slice(&((due as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(id);
+    key
+}
+
+fn parse_due_key(key: &[u8]) -> Option<(u8, i64, &[u8])> {
+    let kind = *key.first()?;
+    let due = u64::from_be_bytes(key.get(1..9)?.try_into().ok()?) ^ (1 << 63);
+    Some((kind, due as i64, &key[9..]))
+}
+
+/// A changed customer, ready for the changelog and the store: `value` `None` deletes it.
+pub struct Change {
+    pub id: CompactString,
+    pub value: Option<Vec<u8>>,
+    dues_before: Dues,
+    dues_after: Dues,
+}
+
+impl Change {
+    /// Index entries this change adds: (clock kind, due time).
+    pub fn added_dues(&self) -> impl Iterator<Item = (u8, i64)> + '_ {
+        self.dues_after.iter().copied().filter(|d| !self.dues_before.contains(d))
+    }
+}
+
 struct Cached {
     state: CustomerState,
     dirty: bool,
+    /// Expired: deleted (with a changelog tombstone) at the next checkpoint.
+    deleted: bool,
+    /// Dues as the timer index holds them for this customer.
+    persisted: Dues,
 }
 
 pub struct PartitionStore {
@@ -62,6 +106,7 @@ impl PartitionStore {
         let cfs = vec![
             ColumnFamilyDescriptor::new(rocksdb::DEFAULT_COLUMN_FAMILY_NAME, Options::default()),
             ColumnFamilyDescriptor::new(META_CF, Options::default()),
+            ColumnFamilyDescriptor::new(TIMERS_CF, Options::default()),
         ];
         let db = DB::open_cf_descriptors(&options, &path, cfs).map_err(|e| fail(&e))?;
         Ok(PartitionStore {
@@ -79,6 +124,12 @@ impl PartitionStore {
         self.db
             .cf_handle(META_CF)
             .ok_or_else(|| self.error("column family `meta` missing"))
+    }
+
+    fn timers(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(TIMERS_CF)
+            .ok_or_else(|| self.error("column family `timers` missing"))
     }
 
     fn error(&self, e: impl std::fmt::Display) -> StoreError {
@@ -143,14 +194,129 @@ impl PartitionStore {
                         CustomerState::new(catalog)
                     }),
                 };
-                slot.insert(Cached { state, dirty: false })
+                let persisted = dues(catalog, &state);
+                slot.insert(Cached {
+                    state,
+                    dirty: false,
+                    deleted: false,
+                    persisted,
+                })
             }
         };
+        if entry.deleted {
+            // expired, and back before the deletion was written: a new customer
+            entry.deleted = false;
+            entry.state = CustomerState::new(catalog);
+        }
         if !entry.dirty {
             entry.dirty = true;
             self.dirty += 1;
         }
         Ok(&mut entry.state)
+    }
+
+    /// A customer's state for a timer or expiry check, if the customer exists; not marked
+    /// changed (see [`mark_changed`](Self::mark_changed)).
+    pub fn existing_customer(&mut self, catalog: &Catalog, id: &str) -> Result<Option<&mut CustomerState>, StoreError> {
+        if !self.cache.contains_key(id) {
+            let Some(bytes) = self.db.get_pinned(id.as_bytes()).map_err(|e| self.error(e))? else {
+                return Ok(None);
+            };
+            let state = codec::decode(catalog, &bytes).unwrap_or_else(|_| {
+                self.corrupt_values += 1;
+                CustomerState::new(catalog)
+            });
+            let persisted = dues(catalog, &state);
+            self.cache.insert(
+                CompactString::from(id),
+                Cached {
+                    state,
+                    dirty: false,
+                    deleted: false,
+                    persisted,
+                },
+            );
+        }
+        Ok(self.cache.get_mut(id).filter(|e| !e.deleted).map(|e| &mut e.state))
+    }
+
+    pub fn mark_changed(&mut self, id: &str) {
+        if let Some(entry) = self.cache.get_mut(id) {
+            if !entry.dirty {
+                entry.dirty = true;
+                self.dirty += 1;
+            }
+        }
+    }
+
+    /// Drops an expired customer: deleted, with a changelog tombstone, at the next checkpoint.
+    pub fn remove(&mut self, id: &str) {
+        self.mark_changed(id);
+        if let Some(entry) = self.cache.get_mut(id) {
+            entry.deleted = true;
+        }
+    }
+
+    /// Customers with an index entry of `kind` due by `up_to`, at most `limit`, earliest first.
+    /// Entries that no longer match the customer's stored or current state are removed.
+    pub fn due_customers(
+        &mut self,
+        catalog: &Catalog,
+        kind: u8,
+        up_to: i64,
+        limit: usize,
+    ) -> Result<Vec<CompactString>, StoreError> {
+        let timers = self.timers()?;
+        let mut found: Vec<CompactString> = Vec::new();
+        let mut stale = Vec::new();
+        let start = due_key(kind, i64::MIN, b"");
+        for item in self.db.iterator_cf(timers, IteratorMode::From(&start, Direction::Forward)) {
+            let (key, _) = item.map_err(|e| self.error(e))?;
+            let Some((k, due, id)) = parse_due_key(&key) else { break };
+            if k != kind || due > up_to || found.len() >= limit {
+                break;
+            }
+            let Ok(id) = std::str::from_utf8(id) else {
+                stale.push(key.to_vec());
+                continue;
+            };
+            let current = match self.cache.get(id) {
+                Some(entry) => entry.persisted.contains(&(kind, due)) || dues(catalog, &entry.state).contains(&(kind, due)),
+                None => match self.db.get_pinned(id.as_bytes()).map_err(|e| self.error(e))? {
+                    Some(bytes) => codec::decode(catalog, &bytes)
+                        .map(|state| dues(catalog, &state).contains(&(kind, due)))
+                        .unwrap_or(false),
+                    None => false,
+                },
+            };
+            if !current {
+                stale.push(key.to_vec());
+            } else if found.last().is_none_or(|last| last != id) && !found.iter().any(|f| f == id) {
+                found.push(CompactString::from(id));
+            }
+        }
+        if !stale.is_empty() {
+            let mut batch = WriteBatch::default();
+            for key in &stale {
+                batch.delete_cf(timers, key);
+            }
+            self.db.write(batch).map_err(|e| self.error(e))?;
+        }
+        Ok(found)
+    }
+
+    /// The earliest due time of `kind` after `after` in the index.
+    pub fn next_due(&self, kind: u8, after: i64) -> Result<Option<i64>, StoreError> {
+        let timers = self.timers()?;
+        let start = due_key(kind, after.saturating_add(1), b"");
+        let mut iter = self.db.iterator_cf(timers, IteratorMode::From(&start, Direction::Forward));
+        match iter.next() {
+            Some(item) => {
+                let (key, _) = item.map_err(|e| self.error(e))?;
+                Ok(parse_due_key(&key).filter(|(k, _, _)| *k == kind).map(|(_, due, _)| due))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Whether enough customers changed that the interval should end early (memory bound).
@@ -169,15 +335,28 @@ impl PartitionStore {
         self.write(&changes, next_offsets, None)
     }
 
-    /// The customers changed since the last checkpoint, encoded; they count as clean from now on
-    /// (the caller writes them, to the changelog and then with [`write`](Self::write)).
-    pub fn take_changes(&mut self, catalog: &Catalog) -> Vec<(CompactString, Vec<u8>)> {
+    /// The customers changed since the last checkpoint, encoded (`None`: expired); they count
+    /// as clean from now on (the caller writes them, to the changelog and then with
+    /// [`write`](Self::write)).
+    pub fn take_changes(&mut self, catalog: &Catalog) -> Vec<Change> {
         let mut changes = Vec::with_capacity(self.dirty);
         for (id, entry) in self.cache.iter_mut().filter(|(_, e)| e.dirty) {
-            codec::encode(catalog, &entry.state, &mut self.buffer);
-            changes.push((id.clone(), self.buffer.clone()));
+            let (value, dues_after) = if entry.deleted {
+                (None, Dues::new())
+            } else {
+                codec::encode(catalog, &entry.state, &mut self.buffer);
+                (Some(self.buffer.clone()), dues(catalog, &entry.state))
+            };
+            let dues_before = std::mem::replace(&mut entry.persisted, dues_after.clone());
+            changes.push(Change {
+                id: id.clone(),
+                value,
+                dues_before,
+                dues_after,
+            });
             entry.dirty = false;
         }
+        self.cache.retain(|_, e| !e.deleted);
         self.dirty = 0;
         changes
     }
@@ -186,14 +365,25 @@ impl PartitionStore {
     /// reflect. Then the cache is trimmed back to its capacity.
     pub fn write(
         &mut self,
-        changes: &[(CompactString, Vec<u8>)],
+        changes: &[Change],
         next_offsets: &[(&str, i64)],
         changelog_next: Option<i64>,
     ) -> Result<(), StoreError> {
         let meta = self.meta()?;
+        let timers = self.timers()?;
         let mut batch = WriteBatch::default();
-        for (id, bytes) in changes {
-            batch.put(id.as_bytes(), bytes);
+        for change in changes {
+            let id = change.id.as_bytes();
+            match &change.value {
+                Some(bytes) => batch.put(id, bytes),
+                None => batch.delete(id),
+            }
+            for (kind, due) in change.dues_before.iter().filter(|d| !change.dues_after.contains(d)) {
+                batch.delete_cf(timers, due_key(*kind, *due, id));
+            }
+            for (kind, due) in change.dues_after.iter().filter(|d| !change.dues_before.contains(d)) {
+                batch.put_cf(timers, due_key(*kind, *due, id), []);
+            }
         }
         put_offsets(&mut batch, meta, next_offsets.iter().copied());
         if let Some(next) = changelog_next {
@@ -217,17 +407,28 @@ impl PartitionStore {
 
     /// Applies changelog records read during a restore: customer states (a `None` value deletes
     /// the customer) and input offsets, with the changelog position reached, in one batch.
+    /// Timer index entries are added for the restored states; entries of states replaced or
+    /// deleted stay behind as hints that [`due_customers`](Self::due_customers) cleans up.
     pub fn restore(
         &mut self,
+        catalog: &Catalog,
         states: &[(Vec<u8>, Option<Vec<u8>>)],
         input_offsets: &BTreeMap<String, i64>,
         changelog_next: i64,
     ) -> Result<(), StoreError> {
         let meta = self.meta()?;
+        let timers = self.timers()?;
         let mut batch = WriteBatch::default();
         for (key, value) in states {
             match value {
-                Some(bytes) => batch.put(key, bytes),
+                Some(bytes) => {
+                    batch.put(key, bytes);
+                    if let Ok(state) = codec::decode(catalog, bytes) {
+                        for (kind, due) in dues(catalog, &state) {
+                            batch.put_cf(timers, due_key(kind, due, key), []);
+                        }
+                    }
+                }
                 None => batch.delete(key),
             }
         }

@@ -2,9 +2,10 @@
 //! recorded event file, the way an analyst back-tests a use case before approving it.
 
 pub mod load;
+pub mod recommend;
 pub mod replay;
 pub mod synthetic;
 pub mod workload;
 
-pub use load::{load_dir, read_dir_files, LoadError};
+pub use load::{load_dir, read_dir_all, read_dir_files, read_dir_models, LoadError};
 pub use replay::{replay, ReplayOptions, ReplaySummary};

@@ -2,10 +2,12 @@
 
 use compact_str::CompactString;
 use revenue_core::processor::Counters;
+use revenue_core::processor::STAGE_CHANGE;
+use revenue_core::state::Dues;
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Instant;
@@ -57,6 +59,24 @@ pub struct UseCaseSummary {
     pub customers_reached: u64,
     pub retrigger_blocked: u64,
     pub errors: u64,
+    /// Evaluations triggered by this use case's timer.
+    pub timers_fired: u64,
+    /// Funnel stages (lead scoring): leads reaching each stage and how fast.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub funnel: Vec<StageSummary>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct StageSummary {
+    pub stage: String,
+    /// Leads that reached the stage.
+    pub reached: u64,
+    /// `reached` ÷ leads that reached the previous stage (stage conversion rate).
+    pub conversion_from_previous: Option<f64>,
+    /// Median days from the previous stage (lead velocity).
+    pub median_days_from_previous: Option<f64>,
+    /// Median days from the lead's first event.
+    pub median_days_from_first_seen: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -72,6 +92,8 @@ pub struct ReplaySummary {
     pub actions: u64,
     pub seconds: f64,
     pub events_per_second: f64,
+    /// Customers removed from the state after `expire_after` without events.
+    pub expired_customers: u64,
     pub use_cases: Vec<UseCaseSummary>,
 }
 
@@ -90,6 +112,14 @@ pub fn replay(
     let mut counters = Counters::for_set(&set);
     // keys up to 24 bytes are stored inline: no pointer to chase per lookup
     let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
+    // timers and expiry: what each customer has pending, ordered by due time (wall-clock
+    // timers run on event time here)
+    let timed = catalog.expire_after.is_some() || set.use_cases.iter().any(|uc| uc.timer.is_some());
+    let mut due_index: BTreeSet<(i64, CompactString)> = BTreeSet::new();
+    let mut indexed: FxHashMap<CompactString, Dues> = FxHashMap::default();
+    let mut watermark = i64::MIN;
+    let mut stage_days: BTreeMap<(usize, Arc<str>), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut actions = 0u64;
     let mut reached: Vec<FxHashSet<u64>> = vec![FxHashSet::default(); set.use_cases.len()];
     let mut by_channel: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); set.use_cases.len()];
     let index_of: FxHashMap<&str, usize> = set
@@ -132,6 +162,52 @@ pub fn replay(
                 continue;
             }
         };
+        let mut act = |action: Action| {
+            let i = index_of[action.use_case_id.as_ref()];
+            if action.action_type.as_ref() == STAGE_CHANGE {
+                let days = |key: &str| {
+                    action
+                        .payload
+                        .iter()
+                        .find(|(k, _)| k.as_ref() == key)
+                        .and_then(|(_, v)| v.as_f64())
+                };
+                let entry = stage_days.entry((i, action.tier.clone())).or_default();
+                entry.0.extend(days("days_in_previous_stage"));
+                entry.1.extend(days("days_since_first_seen"));
+            } else {
+                reached[i].insert(xxhash_rust::xxh3::xxh3_64(action.customer_id.as_bytes()));
+                *by_channel[i].entry(action.channel.to_string()).or_default() += 1;
+            }
+            actions += 1;
+            if write_error.is_none() {
+                let written = serde_json::to_writer(&mut out, &action)
+                    .map_err(std::io::Error::from)
+                    .and_then(|()| out.write_all(b"\n"));
+                if let Err(e) = written {
+                    write_error = Some(e);
+                }
+            }
+        };
+        if timed && event.ts() > watermark {
+            watermark = event.ts();
+            // everything due by this event's time fires first, earliest first
+            while let Some((due, id)) = due_index.first().cloned() {
+                if due > watermark {
+                    break;
+                }
+                due_index.pop_first();
+                let Some(state) = states.get_mut(&id) else { continue };
+                if processor.fire_due(state, &id, watermark, watermark, &mut counters, &mut act) {
+                    states.remove(&id);
+                    for (_, due) in indexed.remove(&id).unwrap_or_default() {
+                        due_index.remove(&(due, id.clone()));
+                    }
+                } else {
+                    reindex(&mut due_index, &mut indexed, &id, state.dues(catalog));
+                }
+            }
+        }
         let customer = event.customer_id();
         let state = match states.get_mut(customer) {
             Some(state) => state,
@@ -144,26 +220,21 @@ pub fn replay(
             partition: 0,
             offset: summary.lines as i64,
         };
-        processor.process(state, &event, source, &mut counters, &mut |action: Action| {
-            let i = index_of[action.use_case_id.as_ref()];
-            reached[i].insert(xxhash_rust::xxh3::xxh3_64(action.customer_id.as_bytes()));
-            *by_channel[i].entry(action.channel.to_string()).or_default() += 1;
-            summary.actions += 1;
-            if write_error.is_none() {
-                let written = serde_json::to_writer(&mut out, &action)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| out.write_all(b"\n"));
-                if let Err(e) = written {
-                    write_error = Some(e);
-                }
+        processor.process(state, &event, source, &mut counters, &mut act);
+        if timed {
+            let dues = state.dues(catalog);
+            if indexed.get(customer) != Some(&dues) {
+                reindex(&mut due_index, &mut indexed, customer, dues);
             }
-        });
+        }
         if let Some(e) = write_error.take() {
             return Err(e);
         }
     }
     out.flush()?;
     progress(bytes_read);
+    summary.actions = actions;
+    summary.expired_customers = counters.expired;
     summary.events = counters.events;
     summary.customers = states.len() as u64;
     summary.unknown_event_type = counters.unknown_type;
@@ -195,9 +266,57 @@ pub fn replay(
             customers_reached: reached[i].len() as u64,
             retrigger_blocked: c.retrigger_blocked,
             errors: c.errors,
+            timers_fired: c.timers_fired,
+            funnel: uc.funnel.as_ref().map_or_else(Vec::new, |funnel| {
+                let mut previous: Option<u64> = None;
+                funnel
+                    .stages
+                    .iter()
+                    .zip(&c.stages_reached)
+                    .map(|((name, _), reached)| {
+                        let (from_previous, from_first) = stage_days.remove(&(i, name.clone())).unwrap_or_default();
+                        let stage = StageSummary {
+                            stage: name.to_string(),
+                            reached: *reached,
+                            conversion_from_previous: previous.filter(|p| *p > 0).map(|p| *reached as f64 / p as f64),
+                            median_days_from_previous: median(from_previous),
+                            median_days_from_first_seen: median(from_first),
+                        };
+                        previous = Some(*reached);
+                        stage
+                    })
+                    .collect()
+            }),
         })
         .collect();
     Ok(summary)
+}
+
+/// Moves a customer's entries in the due-time index to `dues`.
+fn reindex(index: &mut BTreeSet<(i64, CompactString)>, indexed: &mut FxHashMap<CompactString, Dues>, id: &str, dues: Dues) {
+    let id = CompactString::from(id);
+    for (_, due) in indexed.remove(&id).unwrap_or_default() {
+        index.remove(&(due, id.clone()));
+    }
+    for (_, due) in &dues {
+        index.insert((*due, id.clone()));
+    }
+    if !dues.is_empty() {
+        indexed.insert(id, dues);
+    }
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
 }
 
 fn trim_line(line: &[u8]) -> &[u8] {

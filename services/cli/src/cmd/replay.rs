@@ -112,9 +112,29 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
                 uc.errors
             );
         }
+        if uc.timers_fired > 0 {
+            println!("{:<30} timers fired: {}", "", uc.timers_fired);
+        }
+        for stage in &uc.funnel {
+            let rate = stage
+                .conversion_from_previous
+                .map_or_else(String::new, |r| format!(", {:.0} % of the previous stage", 100.0 * r));
+            let days = |d: Option<f64>| d.map_or_else(|| "-".to_string(), |d| format!("{d:.1}"));
+            println!(
+                "{:<30} funnel {}: {} leads{rate}; median days from previous stage {}, from first event {}",
+                "",
+                stage.stage,
+                stage.reached,
+                days(stage.median_days_from_previous),
+                days(stage.median_days_from_first_seen)
+            );
+        }
     }
     println!();
     println!("{} actions written to {}", s.actions, args.out.display());
+    if s.expired_customers > 0 {
+        println!("{} idle customers left the state (expire_after)", s.expired_customers);
+    }
     if s.unknown_event_type > 0 {
         println!(
             "{} events of types the catalog does not declare (they changed nothing)",

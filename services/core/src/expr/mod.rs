@@ -219,6 +219,9 @@ pub enum EvalError {
     /// A conversion function (`int`, `double`) could not convert its argument.
     #[error("{0}")]
     Conversion(String),
+    /// A propensity model could not score the row.
+    #[error("model: {0}")]
+    Model(String),
     /// An ordering comparison (`<`, `min`, ...) met a `NaN`, which CEL (as
     /// implemented by the `cel` crate) refuses to order; names the operation.
     #[error("NaN cannot be ordered in {0}")]

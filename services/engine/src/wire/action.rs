@@ -130,7 +130,7 @@ pub struct AvroAction<'x>(pub &'x Action);
 impl Serialize for AvroAction<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let action = self.0;
-        let mut record = serializer.serialize_struct("ActionEvent", 14)?;
+        let mut record = serializer.serialize_struct("ActionEvent", 15)?;
         record.serialize_field("action_id", &action.action_id)?;
         record.serialize_field("use_case_id", action.use_case_id.as_ref())?;
         record.serialize_field("use_case_version", &action.use_case_version)?;
@@ -152,6 +152,7 @@ impl Serialize for AvroAction<'_> {
                 offset: action.source_offset,
             },
         )?;
+        record.serialize_field("recommendations", &AvroRecommendations(&action.recommendations))?;
         record.end()
     }
 }
@@ -178,6 +179,33 @@ impl Serialize for AvroVal<'_> {
             Val::Double(d) => serializer.serialize_f64(*d),
             Val::Str(s) => serializer.serialize_str(s),
         }
+    }
+}
+
+struct AvroRecommendations<'r>(&'r [(String, f64)]);
+
+impl Serialize for AvroRecommendations<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for (product, score) in self.0 {
+            seq.serialize_element(&AvroRecommendation { product, score: *score })?;
+        }
+        seq.end()
+    }
+}
+
+struct AvroRecommendation<'p> {
+    product: &'p str,
+    score: f64,
+}
+
+impl Serialize for AvroRecommendation<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut record = serializer.serialize_struct("Recommendation", 2)?;
+        record.serialize_field("product", self.product)?;
+        record.serialize_field("score", &self.score)?;
+        record.end()
     }
 }
 

@@ -741,6 +741,7 @@ fn action(score: Option<f64>, payload: Vec<(&str, Val<'static>)>) -> Action {
         event_ts: 1_717_171_717_000,
         score,
         payload: payload.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
+        recommendations: Vec::new(),
         source_topic: "events.behavioural".into(),
         source_partition: 11,
         source_offset: 123_456_789_012,
