@@ -409,6 +409,7 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         .expect("restorer");
     let fresh = tempfile::tempdir().expect("dir");
     let changelog = format!("{group}.state-changelog");
+    let set = revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
     let mut customers = 0;
     for partition in 0..PARTITIONS {
         let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);

@@ -37,7 +37,11 @@ fn trains_on_synthetic_events_and_beats_popularity() {
         "90",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("wrote 60000 synthetic events"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("wrote 60000 synthetic events"),
+        "{}",
+        text(&out.stdout)
+    );
 
     let artifact = dir.path().join("recommender.json");
     let out = engine(&[
@@ -57,7 +61,10 @@ fn trains_on_synthetic_events_and_beats_popularity() {
         "hit-rate@10: recommender {recommender:.3}, popularity {popularity:.3}, {} customers",
         evaluation["customers_evaluated"]
     );
-    assert!(evaluation["customers_evaluated"].as_u64().is_some_and(|n| n >= 30), "{report}");
+    assert!(
+        evaluation["customers_evaluated"].as_u64().is_some_and(|n| n >= 30),
+        "{report}"
+    );
     assert!(recommender > popularity, "{report}");
     assert_eq!(report["model"]["trained_on"], "all purchases");
 
@@ -67,13 +74,7 @@ fn trains_on_synthetic_events_and_beats_popularity() {
     assert!(model.index_of("p-0001").is_some());
 
     // the human report names both hit-rates
-    let out = engine(&[
-        "train-recommender",
-        "--events",
-        path(&events),
-        "--out",
-        path(&artifact),
-    ]);
+    let out = engine(&["train-recommender", "--events", path(&events), "--out", path(&artifact)]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.contains("hit-rate@10  recommender"), "{stdout}");
@@ -94,7 +95,10 @@ fn a_missing_events_file_is_named() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("cannot open events file no/such/events.jsonl"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open events file no/such/events.jsonl"),
+        "{stderr}"
+    );
     assert!(!artifact.exists());
 }
 
@@ -108,13 +112,7 @@ fn events_without_purchases_say_how_to_name_them() {
     )
     .expect("write");
     let artifact = dir.path().join("recommender.json");
-    let out = engine(&[
-        "train-recommender",
-        "--events",
-        path(&events),
-        "--out",
-        path(&artifact),
-    ]);
+    let out = engine(&["train-recommender", "--events", path(&events), "--out", path(&artifact)]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
     assert!(stderr.contains("cannot train a recommender from"), "{stderr}");

@@ -82,12 +82,20 @@ pub enum RecommenderError {
         "recommender artifact is not valid JSON (line {line}, column {column}): {message}; \
          write it with `revenue-engine train-recommender`"
     )]
-    NotJson { line: usize, column: usize, message: String },
+    NotJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error(
         "recommender artifact does not have the expected structure (line {line}, column {column}): {message}; \
          retrain it with `revenue-engine train-recommender`"
     )]
-    Structure { line: usize, column: usize, message: String },
+    Structure {
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error(
         "recommender artifact format {found} is not supported (this build reads format {ARTIFACT_FORMAT}); \
          retrain it with this version's `revenue-engine train-recommender`"
@@ -99,7 +107,11 @@ pub enum RecommenderError {
         "recommender artifact lists {items} items but {what} has {found} entries; the lists must be parallel \
          (one entry per item)"
     )]
-    LengthMismatch { what: &'static str, items: usize, found: usize },
+    LengthMismatch {
+        what: &'static str,
+        items: usize,
+        found: usize,
+    },
     #[error("recommender artifact item {index} has an empty product id")]
     EmptyItem { index: usize },
     #[error("recommender artifact lists item `{item}` twice (at {first} and {second}); item ids must be unique")]
@@ -115,7 +127,11 @@ pub enum RecommenderError {
         "recommender artifact item `{item}` has {what} {value}, which is not a probability; \
          expected a number in 0..=1"
     )]
-    NotAProbability { item: String, what: &'static str, value: f64 },
+    NotAProbability {
+        item: String,
+        what: &'static str,
+        value: f64,
+    },
     #[error("recommender artifact has {items} items; at most {max} are supported")]
     TooManyItems { items: usize, max: u32 },
 }
@@ -181,8 +197,16 @@ impl Recommender {
         let header: Header = serde_json::from_slice(bytes).map_err(|e| json_error(&e))?;
         match &header.format {
             Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(ARTIFACT_FORMAT)) => {}
-            Some(other) => return Err(RecommenderError::UnsupportedFormat { found: other.to_string() }),
-            None => return Err(RecommenderError::UnsupportedFormat { found: "(missing)".into() }),
+            Some(other) => {
+                return Err(RecommenderError::UnsupportedFormat {
+                    found: other.to_string(),
+                })
+            }
+            None => {
+                return Err(RecommenderError::UnsupportedFormat {
+                    found: "(missing)".into(),
+                })
+            }
         }
         if let Some(serde_json::Value::String(kind)) = &header.kind {
             if kind != ARTIFACT_KIND {
@@ -196,14 +220,19 @@ impl Recommender {
     /// Checks an artifact and compiles it for scoring.
     pub fn from_artifact(a: RecommenderArtifact) -> Result<Recommender, RecommenderError> {
         if a.format != ARTIFACT_FORMAT {
-            return Err(RecommenderError::UnsupportedFormat { found: a.format.to_string() });
+            return Err(RecommenderError::UnsupportedFormat {
+                found: a.format.to_string(),
+            });
         }
         if a.kind != ARTIFACT_KIND {
             return Err(RecommenderError::UnknownKind { found: a.kind });
         }
         let n = a.items.len();
         if u32::try_from(n).is_err() {
-            return Err(RecommenderError::TooManyItems { items: n, max: u32::MAX });
+            return Err(RecommenderError::TooManyItems {
+                items: n,
+                max: u32::MAX,
+            });
         }
         for (what, found) in [("popularity", a.popularity.len()), ("neighbours", a.neighbours.len())] {
             if found != n {
@@ -234,7 +263,10 @@ impl Recommender {
         }
         let total: usize = a.neighbours.iter().map(Vec::len).sum();
         if u32::try_from(total).is_err() {
-            return Err(RecommenderError::TooManyItems { items: total, max: u32::MAX });
+            return Err(RecommenderError::TooManyItems {
+                items: total,
+                max: u32::MAX,
+            });
         }
         let mut offsets = Vec::with_capacity(n + 1);
         let mut neighbour_items = Vec::with_capacity(total);
@@ -250,7 +282,9 @@ impl Recommender {
                     });
                 }
                 if j as usize == i {
-                    return Err(RecommenderError::SelfNeighbour { item: a.items[i].clone() });
+                    return Err(RecommenderError::SelfNeighbour {
+                        item: a.items[i].clone(),
+                    });
                 }
                 if !is_probability(p) {
                     return Err(RecommenderError::NotAProbability {
@@ -453,7 +487,13 @@ mod tests {
     fn run(r: &Recommender, history: &[(&str, f64)], owned: &[&str], k: usize) -> Vec<(String, f64)> {
         let mut scratch = RecommendScratch::default();
         let mut out = Vec::new();
-        r.recommend(history.iter().copied(), |p| owned.contains(&p), k, &mut scratch, &mut out);
+        r.recommend(
+            history.iter().copied(),
+            |p| owned.contains(&p),
+            k,
+            &mut scratch,
+            &mut out,
+        );
         out.into_iter().map(|(j, s)| (r.item(j).to_string(), s)).collect()
     }
 
@@ -572,12 +612,18 @@ mod tests {
         let mut a = artifact();
         a.neighbours[1] = vec![(9, 0.1)];
         let msg = refused(a);
-        assert!(msg.contains("item `b` has neighbour index 9, but there are only 5 items"), "{msg}");
+        assert!(
+            msg.contains("item `b` has neighbour index 9, but there are only 5 items"),
+            "{msg}"
+        );
 
         let mut a = artifact();
         a.format = 2;
         let msg = refused(a);
-        assert!(msg.contains("format 2 is not supported (this build reads format 1)"), "{msg}");
+        assert!(
+            msg.contains("format 2 is not supported (this build reads format 1)"),
+            "{msg}"
+        );
 
         let mut a = artifact();
         a.kind = "matrix-factorisation".into();
@@ -595,7 +641,10 @@ mod tests {
         let mut a = artifact();
         a.neighbours[0][1].1 = 1.5;
         let msg = refused(a);
-        assert!(msg.contains("item `a` has a neighbour probability 1.5, which is not a probability"), "{msg}");
+        assert!(
+            msg.contains("item `a` has a neighbour probability 1.5, which is not a probability"),
+            "{msg}"
+        );
 
         let mut a = artifact();
         a.popularity[2] = f64::NAN;

@@ -97,12 +97,15 @@ pub struct UseCaseSet {
 }
 
 impl UseCaseSet {
-    /// Every topic a tier of this set produces to, sorted, once each.
+    /// Every topic this set produces actions to (tiers and funnel stages), sorted, once each.
     pub fn action_topics(&self) -> Vec<&str> {
         let mut topics: Vec<&str> = self
             .use_cases
             .iter()
-            .flat_map(|uc| uc.tiers.iter().map(|t| t.topic.as_ref()))
+            .flat_map(|uc| {
+                let funnel = uc.funnel.as_ref().map(|f| f.topic.as_ref());
+                uc.tiers.iter().map(|t| t.topic.as_ref()).chain(funnel)
+            })
             .collect();
         topics.sort_unstable();
         topics.dedup();

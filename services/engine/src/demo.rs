@@ -28,6 +28,9 @@ pub struct DemoOptions {
     pub use_cases: PathBuf,
     pub events: u64,
     pub companies: u32,
+    /// Days of event time the synthetic data covers (timers such as "60 days without a purchase"
+    /// need a longer span than a month).
+    pub days: u32,
     /// Events produced per second (the demo paces itself so the progress is visible).
     pub rate: u64,
     pub output: OutputFormat,
@@ -158,6 +161,7 @@ fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyh
     let config = SyntheticConfig {
         events: options.events,
         companies: options.companies,
+        days: options.days,
         ..SyntheticConfig::default()
     };
     let started = Instant::now();
@@ -256,6 +260,24 @@ fn print_report(
                 "", counters.retrigger_blocked, counters.errors
             );
         }
+        if counters.timers_fired > 0 {
+            println!("{:<30} timers fired: {}", "", counters.timers_fired);
+        }
+        if let Some(funnel) = &uc.funnel {
+            let stages: Vec<String> = funnel
+                .stages
+                .iter()
+                .zip(&counters.stages_reached)
+                .map(|((name, _), n)| format!("{name} {n}"))
+                .collect();
+            if uc.status == revenue_core::spec::Status::Live {
+                *by_topic.entry(funnel.topic.as_ref()).or_default() += counters.stages_reached.iter().sum::<u64>();
+            }
+            println!("{:<30} funnel stages reached: {}", "", stages.join(", "));
+        }
+    }
+    if c.expired > 0 {
+        println!("{} idle customers left the state (expire_after)", c.expired);
     }
     println!();
     println!("Dead letters: {dead} (topic {DEAD_LETTER_TOPIC})");

@@ -56,7 +56,8 @@ impl Default for TrainOptions {
             top_k: 20,
             test_share: 0.2,
             shrinkage: 5.0,
-            min_support: 2,
+            // purchase data is sparse: a pair bought by one customer is still evidence
+            min_support: 1,
             source_name: "events".into(),
         }
     }
@@ -190,7 +191,11 @@ pub fn train_recommender(input: impl BufRead, options: &TrainOptions) -> Result<
             item_field: options.item_field.clone(),
             events: stats.events,
             malformed: stats.malformed,
-            seen: if seen.is_empty() { "none".into() } else { seen.join(", ") },
+            seen: if seen.is_empty() {
+                "none".into()
+            } else {
+                seen.join(", ")
+            },
         });
     }
     let first_ts = log.purchases.iter().map(|p| p.2).min();
@@ -211,7 +216,10 @@ pub fn train_recommender(input: impl BufRead, options: &TrainOptions) -> Result<
                 (Some(evaluation), None)
             }
         }
-        _ => (None, Some("every purchase has the same timestamp: no time split".to_string())),
+        _ => (
+            None,
+            Some("every purchase has the same timestamp: no time split".to_string()),
+        ),
     };
 
     let mut artifact = train(&log, None, options);
@@ -469,8 +477,11 @@ fn significant(x: f64) -> f64 {
 /// Hit-rate@10 on the split at `cutoff` for the recommender and the popularity baseline.
 fn evaluate(log: &PurchaseLog, cutoff: i64, options: &TrainOptions) -> Result<EvaluationReport, TrainError> {
     let artifact = train(log, Some(cutoff), options);
-    let (train_purchases, train_customers, train_products) =
-        (artifact.trained.purchases, artifact.trained.customers, artifact.items.len() as u64);
+    let (train_purchases, train_customers, train_products) = (
+        artifact.trained.purchases,
+        artifact.trained.customers,
+        artifact.items.len() as u64,
+    );
     let recommender = Recommender::from_artifact(artifact)?;
 
     // per customer: products bought before the cutoff, and those first bought after it
@@ -511,14 +522,26 @@ fn evaluate(log: &PurchaseLog, cutoff: i64, options: &TrainOptions) -> Result<Ev
         recommender.recommend(history, is_owned, EVALUATION_K, &mut scratch, &mut recommended);
         recommender_hits += u64::from(is_hit(&recommended));
         // no history: the core fills the list with the most popular products not owned
-        recommender.recommend(std::iter::empty(), is_owned, EVALUATION_K, &mut scratch, &mut recommended);
+        recommender.recommend(
+            std::iter::empty(),
+            is_owned,
+            EVALUATION_K,
+            &mut scratch,
+            &mut recommended,
+        );
         popularity_hits += u64::from(is_hit(&recommended));
 
         for i in bought_indexes {
             owned[i as usize] = false;
         }
     }
-    let rate = |hits: u64| if evaluated == 0 { 0.0 } else { hits as f64 / evaluated as f64 };
+    let rate = |hits: u64| {
+        if evaluated == 0 {
+            0.0
+        } else {
+            hits as f64 / evaluated as f64
+        }
+    };
     let (recommender_hit_rate, popularity_hit_rate) = (rate(recommender_hits), rate(popularity_hits));
     Ok(EvaluationReport {
         cutoff_ts: cutoff,
@@ -629,7 +652,10 @@ mod tests {
     fn no_purchases_says_which_event_types_there_are() {
         let input = "{\"customer_id\":\"c1\",\"type\":\"order\",\"ts\":5,\"sku\":\"a1\"}\nnot json\n";
         let msg = run(input, &TrainOptions::default()).expect_err("fails").to_string();
-        assert!(msg.contains("no `purchase` events with a `product` field among 1 events"), "{msg}");
+        assert!(
+            msg.contains("no `purchase` events with a `product` field among 1 events"),
+            "{msg}"
+        );
         assert!(msg.contains("event types seen: order (1)"), "{msg}");
         assert!(msg.contains("--purchase-type"), "{msg}");
         let options = TrainOptions {
@@ -697,7 +723,10 @@ mod tests {
         assert_eq!(e.customers_evaluated, 4);
         assert!(e.cutoff_ts > 530 && e.cutoff_ts < 1000, "{e:?}");
         assert_eq!((e.recommender_hits, e.popularity_hits), (4, 0));
-        assert_eq!((e.recommender_hit_rate, e.popularity_hit_rate, e.lift), (1.0, 0.0, None));
+        assert_eq!(
+            (e.recommender_hit_rate, e.popularity_hit_rate, e.lift),
+            (1.0, 0.0, None)
+        );
         let recorded = trained.artifact.trained.evaluation.expect("recorded in the artifact");
         assert_eq!(recorded.customers, 4);
         assert_eq!(trained.artifact.trained.cutoff_ts, None);

@@ -14,7 +14,13 @@ fn shipped_directories_pass() {
     let ids: Vec<&str> = reference.use_cases.iter().map(|uc| uc.id.as_ref()).collect();
     assert_eq!(
         ids,
-        ["telecom-cross-sell", "lead-scoring-mql", "distributor-recommendations"],
+        [
+            "telecom-cross-sell",
+            "telecom-warmup-escalation",
+            "lead-scoring-mql",
+            "distributor-churn-risk",
+            "distributor-recommendations"
+        ],
         "ordered by priority"
     );
 }

@@ -22,6 +22,9 @@ pub struct Args {
     /// Companies (customers) in the synthetic data.
     #[arg(long, default_value_t = 2_000)]
     companies: u32,
+    /// Days of event time the synthetic data covers.
+    #[arg(long, default_value_t = 90)]
+    days: u32,
     /// Events produced per second.
     #[arg(long, default_value_t = 4_000)]
     rate: u64,
@@ -49,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         use_cases: args.use_cases,
         events: args.events,
         companies: args.companies,
+        days: args.days,
         rate: args.rate,
         output: match args.output_format {
             Format::Json => OutputFormat::Json,

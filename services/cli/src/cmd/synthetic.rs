@@ -51,7 +51,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", args.out.display()))?;
         written += 1;
     }
-    out.flush().with_context(|| format!("cannot write {}", args.out.display()))?;
+    out.flush()
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
         "wrote {written} synthetic events ({} companies, {} days, seed {}) to {}",
         args.companies,

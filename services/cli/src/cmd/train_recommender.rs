@@ -29,7 +29,7 @@ pub struct Args {
     #[arg(long, default_value_t = 5.0)]
     shrinkage: f64,
     /// Product pairs bought by fewer customers are dropped as noise.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 1)]
     min_support: u32,
     /// Print the report as JSON instead of text.
     #[arg(long)]
