@@ -421,7 +421,6 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
             &changelog,
             partition,
             store,
-            fresh.path(),
             bound,
             |_| {},
         )

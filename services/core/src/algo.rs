@@ -43,7 +43,12 @@ impl std::fmt::Debug for Scorer {
             Scorer::Expr(_) => f.write_str("Scorer::Expr"),
             Scorer::Linear { logistic, .. } => write!(f, "Scorer::Linear {{ logistic: {logistic} }}"),
             Scorer::Onnx { model, inputs } => {
-                write!(f, "Scorer::Onnx {{ backend: {:?}, inputs: {} }}", model.backend(), inputs.len())
+                write!(
+                    f,
+                    "Scorer::Onnx {{ backend: {:?}, inputs: {} }}",
+                    model.backend(),
+                    inputs.len()
+                )
             }
             Scorer::Recommender => f.write_str("Scorer::Recommender"),
         }
@@ -125,8 +130,9 @@ fn checked_file<'m>(
     let actual = sha256_hex(&file.bytes);
     match sha256 {
         None => problems.push(
-            Diagnostic::new(f, format!("{key}.sha256"), "missing sha256 of the model file")
-                .hint(format!("add `sha256: {actual}` (`sha256sum {path}`) after checking the file")),
+            Diagnostic::new(f, format!("{key}.sha256"), "missing sha256 of the model file").hint(format!(
+                "add `sha256: {actual}` (`sha256sum {path}`) after checking the file"
+            )),
         ),
         Some(expected) if !expected.eq_ignore_ascii_case(&actual) => problems.push(
             Diagnostic::new(
@@ -163,8 +169,12 @@ fn numeric_feature(
     };
     if !listed.contains(&index) {
         problems.push(
-            Diagnostic::new(f, key, format!("reads feature `{name}`, which `data.features` does not list"))
-                .hint(format!("add `{name}` to data.features")),
+            Diagnostic::new(
+                f,
+                key,
+                format!("reads feature `{name}`, which `data.features` does not list"),
+            )
+            .hint(format!("add `{name}` to data.features")),
         );
         return None;
     }
@@ -314,18 +324,31 @@ pub(crate) fn compile_recommender(
     problems: &mut Vec<Diagnostic>,
 ) -> Option<RecommenderUse> {
     let before = problems.len();
-    let purchased = recent_feature(catalog, listed, f, "algo.recommender.purchased", &spec.purchased, problems);
+    let purchased = recent_feature(
+        catalog,
+        listed,
+        f,
+        "algo.recommender.purchased",
+        &spec.purchased,
+        problems,
+    );
     let viewed = spec
         .viewed
         .as_ref()
         .and_then(|name| recent_feature(catalog, listed, f, "algo.recommender.viewed", name, problems));
     let view_weight = spec.view_weight.unwrap_or(0.5);
     if !(0.0..=1.0).contains(&view_weight) {
-        problems.push(Diagnostic::new(f, "algo.recommender.view_weight", "view_weight must be in 0..1"));
+        problems.push(Diagnostic::new(
+            f,
+            "algo.recommender.view_weight",
+            "view_weight must be in 0..1",
+        ));
     }
     let top_k = spec.top_k.unwrap_or(5) as usize;
     if !(1..=50).contains(&top_k) {
-        problems.push(Diagnostic::new(f, "algo.recommender.top_k", format!("top_k {top_k} out of range")).hint("use 1 to 50"));
+        problems.push(
+            Diagnostic::new(f, "algo.recommender.top_k", format!("top_k {top_k} out of range")).hint("use 1 to 50"),
+        );
     }
     let file = checked_file(f, "algo.recommender", &spec.file, Some(&spec.sha256), models, problems)?;
     let model = match Recommender::from_json(&file.bytes) {
@@ -417,7 +440,9 @@ pub(crate) fn compile_timer(
                         Span::from_millis(ttl)
                     ),
                 )
-                .hint("an idle customer would leave the state before the timer fires; shorten it or raise expire_after"),
+                .hint(
+                    "an idle customer would leave the state before the timer fires; shorten it or raise expire_after",
+                ),
             );
         }
     }

@@ -211,9 +211,7 @@ impl Catalog {
                     Diagnostic::new(file, "expire_after", "expire_after must be positive")
                         .hint("e.g. `expire_after: 400d`, or omit it to keep customers forever"),
                 ),
-                Err(e) => problems.push(
-                    Diagnostic::new(file, "expire_after", e).hint("e.g. `expire_after: 400d`"),
-                ),
+                Err(e) => problems.push(Diagnostic::new(file, "expire_after", e).hint("e.g. `expire_after: 400d`")),
             }
         }
         for (name, feature_spec) in &spec.features {
@@ -649,7 +647,11 @@ fn compile_points(
             }
         });
         if !rule.points.is_finite() {
-            problems.push((format!("points[{i}].points"), "points must be a finite number".into(), None));
+            problems.push((
+                format!("points[{i}].points"),
+                "points must be a finite number".into(),
+                None,
+            ));
         }
         rules.push(PointsRule {
             event_mask,

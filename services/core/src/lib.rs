@@ -14,10 +14,10 @@ pub mod spec;
 pub mod state;
 pub mod usecase;
 
+pub use algo::ModelFile;
 pub use catalog::Catalog;
 pub use diagnostic::Diagnostic;
 pub use event::{decode_json, DecodeError, Event};
 pub use processor::{Action, Counters, Mode, Processor, Source};
 pub use state::CustomerState;
-pub use algo::ModelFile;
 pub use usecase::{SourceFile, UseCaseSet, CATALOG_FILE};

@@ -10,11 +10,11 @@ use crate::recommend::RecommendScratch;
 use crate::spec::Status;
 use crate::state::{event_field, CustomerState, FeatureState, StageEntry, Timer};
 use crate::usecase::{Retrigger, Tier, UseCase, UseCaseSet};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cell::RefCell;
-use serde::ser::{SerializeMap, Serializer};
-use serde::Serialize;
 use std::sync::Arc;
 
 /// Which use cases are evaluated.
@@ -239,7 +239,14 @@ impl Processor {
         counters: &mut Counters,
         act: &mut impl FnMut(Action),
     ) -> bool {
-        self.fire_timers(state, customer_id, event_time, wall_clock.max(event_time), counters, act);
+        self.fire_timers(
+            state,
+            customer_id,
+            event_time,
+            wall_clock.max(event_time),
+            counters,
+            act,
+        );
         let expired = state.expires_at(&self.set.catalog).is_some_and(|at| at <= event_time);
         if expired {
             counters.expired += 1;
@@ -258,7 +265,13 @@ impl Processor {
     ) {
         let is_due = |t: &Timer| t.due <= if t.wall_clock { wall_clock } else { event_time };
         // one at a time, earliest first: a firing may start another timer
-        while let Some(timer) = state.timers.iter().filter(|t| is_due(t)).min_by_key(|t| (t.due, t.key)).copied() {
+        while let Some(timer) = state
+            .timers
+            .iter()
+            .filter(|t| is_due(t))
+            .min_by_key(|t| (t.due, t.key))
+            .copied()
+        {
             state.cancel_timer(timer.key);
             let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
                 uc.timer.as_ref().is_some_and(|t| t.key == timer.key) && self.mode.evaluates(uc.status)
@@ -271,7 +284,10 @@ impl Processor {
             fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
             fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(TIMER_EVENT_TYPE)));
             fields[FIELD_TS] = Some(Val::Int(timer.due));
-            let event = Event { fields, type_index: None };
+            let event = Event {
+                fields,
+                type_index: None,
+            };
             // the same source in the engine and in replay, so action ids agree
             let source = Source {
                 topic: TIMER_EVENT_TYPE,
@@ -452,10 +468,11 @@ fn recommend(recommender: &RecommenderUse, state: &CustomerState, scratch: &mut 
     };
     let purchased = recent(recommender.purchased);
     let viewed = recommender.viewed.and_then(recent);
-    let history = purchased
-        .into_iter()
-        .flat_map(|r| r.values().map(|v| (v, 1.0)))
-        .chain(viewed.into_iter().flat_map(|r| r.values().map(|v| (v, recommender.view_weight))));
+    let history = purchased.into_iter().flat_map(|r| r.values().map(|v| (v, 1.0))).chain(
+        viewed
+            .into_iter()
+            .flat_map(|r| r.values().map(|v| (v, recommender.view_weight))),
+    );
     let owned = |item: &str| purchased.is_some_and(|r| r.contains(item));
     recommender.model.recommend(
         history,
@@ -497,7 +514,9 @@ fn score_once(
             terms,
             logistic,
         }) => {
-            let linear = terms.iter().fold(*intercept, |sum, (index, w)| sum + w * feature(*index));
+            let linear = terms
+                .iter()
+                .fold(*intercept, |sum, (index, w)| sum + w * feature(*index));
             if *logistic {
                 algo::logistic(linear)
             } else {
@@ -507,7 +526,9 @@ fn score_once(
         Some(Scorer::Onnx { model, inputs }) => {
             scratch.row.clear();
             scratch.row.extend(inputs.iter().map(|index| feature(*index) as f32));
-            model.predict(&scratch.row).map_err(|e| EvalError::Model(e.to_string()))?
+            model
+                .predict(&scratch.row)
+                .map_err(|e| EvalError::Model(e.to_string()))?
         }
         Some(Scorer::Recommender) => scratch.recommended.first().map_or(0.0, |(_, s)| *s),
     };
@@ -607,7 +628,13 @@ fn build_action(
 
 /// 128-bit hash of use case id, version, customer and source position, as 32 hex digits;
 /// `discriminator` tells apart several actions of one use case on one event (funnel stages).
-pub fn action_id(use_case_id: &str, version: u32, customer_id: &str, source: Source<'_>, discriminator: &str) -> String {
+pub fn action_id(
+    use_case_id: &str,
+    version: u32,
+    customer_id: &str,
+    source: Source<'_>,
+    discriminator: &str,
+) -> String {
     let mut key = Vec::with_capacity(use_case_id.len() + customer_id.len() + source.topic.len() + 24);
     for part in [use_case_id.as_bytes(), customer_id.as_bytes(), source.topic.as_bytes()] {
         key.extend_from_slice(part);

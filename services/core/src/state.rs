@@ -221,7 +221,13 @@ impl CustomerState {
             if feature.kind == FeatureKind::Points {
                 let earned = points_earned(catalog, feature, event, type_index);
                 if earned != 0.0 {
-                    update(&mut self.features[index], feature, self.clock, ts, Some(&Val::Double(earned)));
+                    update(
+                        &mut self.features[index],
+                        feature,
+                        self.clock,
+                        ts,
+                        Some(&Val::Double(earned)),
+                    );
                 }
                 continue;
             }
@@ -312,7 +318,9 @@ fn update(state: &mut FeatureState, feature: &Feature, clock: i64, ts: i64, valu
             }
         }
         FeatureState::Decayed(current) => {
-            let (Some(half_life), x) = (feature.half_life, numeric(value)) else { return };
+            let (Some(half_life), x) = (feature.half_life, numeric(value)) else {
+                return;
+            };
             *current = Some(match *current {
                 None => (x, ts),
                 // kept as of the latest event time; a late event's points are decayed forward

@@ -6,7 +6,7 @@ use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;
 use revenue_core::expr::Val;
 use revenue_core::processor::Counters;
-use revenue_core::{decode_json, Action, CustomerState, ModelFile, Mode, Processor, Source, SourceFile, UseCaseSet};
+use revenue_core::{decode_json, Action, CustomerState, Mode, ModelFile, Processor, Source, SourceFile, UseCaseSet};
 use std::sync::Arc;
 
 const T0: i64 = 1_700_006_400_000;
@@ -87,7 +87,9 @@ impl Run {
             offset: self.offset,
         };
         self.processor
-            .process(&mut self.state, &event, source, &mut self.counters, &mut |a| actions.push(a));
+            .process(&mut self.state, &event, source, &mut self.counters, &mut |a| {
+                actions.push(a)
+            });
         actions
     }
 
@@ -97,7 +99,9 @@ impl Run {
         let mut actions = Vec::new();
         let expired = self
             .processor
-            .fire_due(&mut self.state, "c1", now, now, &mut self.counters, &mut |a| actions.push(a));
+            .fire_due(&mut self.state, "c1", now, now, &mut self.counters, &mut |a| {
+                actions.push(a)
+            });
         (actions, expired)
     }
 
@@ -114,7 +118,10 @@ fn ev(kind: &str, ts: i64, fields: &str) -> String {
 }
 
 fn tiers(actions: &[Action]) -> Vec<String> {
-    actions.iter().map(|a| format!("{}/{}", a.use_case_id, a.tier)).collect()
+    actions
+        .iter()
+        .map(|a| format!("{}/{}", a.use_case_id, a.tier))
+        .collect()
 }
 
 #[test]
@@ -146,18 +153,25 @@ fn points_decay_with_the_half_life_and_count_over_a_window() {
 
 #[test]
 fn points_rules_are_checked() {
-    let bad = CATALOG.replace("half_life: 10d", "half_life: 10d\n    window: 7d").replace(
-        "points: 20}",
-        "points: 20}\n      - {events: [nope], points: 1}",
-    );
+    let bad = CATALOG
+        .replace("half_life: 10d", "half_life: 10d\n    window: 7d")
+        .replace("points: 20}", "points: 20}\n      - {events: [nope], points: 1}");
     let files = [SourceFile {
         path: "features.yaml".into(),
         text: bad,
     }];
     let problems = UseCaseSet::compile(&files).expect_err("refused");
     let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    assert!(text.iter().any(|p| p.contains("features.points.half_life") && p.contains("`half_life` and `window` both given")), "{text:?}");
-    assert!(text.iter().any(|p| p.contains("features.points.points[3].events[0]") && p.contains("unknown event type `nope`")), "{text:?}");
+    assert!(
+        text.iter()
+            .any(|p| p.contains("features.points.half_life") && p.contains("`half_life` and `window` both given")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|p| p.contains("features.points.points[3].events[0]") && p.contains("unknown event type `nope`")),
+        "{text:?}"
+    );
 }
 
 #[test]
@@ -169,8 +183,8 @@ fn funnel_stages_are_emitted_once_each_in_order_and_never_go_down() {
     let s = set(&[("leads.yaml", &uc)]);
     let mut run = Run::new(&s);
     assert!(run.event(&ev("view", T0, r#""page":"pricing""#)).is_empty()); // 11 points
-    // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
-    // order, after the CRM task the same score triggers
+                                                                           // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
+                                                                           // order, after the CRM task the same score triggers
     let actions = run.event(&ev("webinar", T0 + DAY_MS, r#""topic":"a""#));
     assert_eq!(tiers(&actions), ["leads/mql", "leads/MQL", "leads/SAL", "leads/SQL"]);
     let mql = &actions[1];
@@ -190,7 +204,10 @@ fn funnel_stages_are_emitted_once_each_in_order_and_never_go_down() {
     assert_eq!(ids.len(), 4);
     // more points: no stage left to reach; the score decays below every threshold: the lead
     // keeps its stage, nothing is emitted
-    assert!(run.event(&ev("webinar", T0 + DAY_MS + 1, r#""topic":"b""#)).iter().all(|a| a.tier.as_ref() == "mql"));
+    assert!(run
+        .event(&ev("webinar", T0 + DAY_MS + 1, r#""topic":"b""#))
+        .iter()
+        .all(|a| a.tier.as_ref() == "mql"));
     assert!(run.event(&ev("view", T0 + 90 * DAY_MS, r#""page":"home""#)).is_empty());
     assert_eq!(run.counters.use_cases[0].stages_reached, [1, 1, 1]);
 }
@@ -212,11 +229,17 @@ fn a_logistic_model_scores_from_named_features() {
     // a coefficient on a feature the use case does not list is refused
     let bad = uc.replace("clicks: 0.5", "buys: 0.5");
     let problems = set_with(&[("p.yaml", &bad)], &[]).expect_err("refused");
-    assert!(problems.contains("algo.model.coefficients.buys: reads feature `buys`, which `data.features` does not list"), "{problems}");
+    assert!(
+        problems.contains("algo.model.coefficients.buys: reads feature `buys`, which `data.features` does not list"),
+        "{problems}"
+    );
 }
 
 fn onnx_model() -> ModelFile {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../usecases/reference/models/telecom-cross-sell.onnx");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../usecases/reference/models/telecom-cross-sell.onnx"
+    );
     ModelFile {
         path: "models/m.onnx".into(),
         bytes: std::fs::read(path).expect("committed model").into(),
@@ -228,7 +251,10 @@ fn an_onnx_model_is_checked_at_load_and_scores() {
     let model = onnx_model();
     let sha = {
         use sha2::Digest;
-        sha2::Sha256::digest(&model.bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        sha2::Sha256::digest(&model.bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     };
     let uc = |inputs: &str, sha: &str| {
         format!(
@@ -238,14 +264,22 @@ fn an_onnx_model_is_checked_at_load_and_scores() {
     };
     // six columns: the model loads, every event gets a probability
     let six = "buys, buys, buys, pricing_views, clicks, buys";
-    let s = set_with(&[("m.yaml", &uc(six, &sha))], &[model.clone()]).expect("model loads");
+    let s = set_with(&[("m.yaml", &uc(six, &sha))], std::slice::from_ref(&model)).expect("model loads");
     let mut run = Run::new(&s);
-    let score = run.event(&ev("view", T0, r#""page":"pricing""#))[0].score.expect("score");
+    let score = run.event(&ev("view", T0, r#""page":"pricing""#))[0]
+        .score
+        .expect("score");
     assert!((0.0..=1.0).contains(&score), "{score}");
     // five columns: refused at load, naming the counts
-    let problems = set_with(&[("m.yaml", &uc("buys, buys, pricing_views, clicks, buys", &sha))], &[model.clone()])
-        .expect_err("refused");
-    assert!(problems.contains("algo.model.file") && problems.contains("6 columns") && problems.contains("5 features"), "{problems}");
+    let problems = set_with(
+        &[("m.yaml", &uc("buys, buys, pricing_views, clicks, buys", &sha))],
+        std::slice::from_ref(&model),
+    )
+    .expect_err("refused");
+    assert!(
+        problems.contains("algo.model.file") && problems.contains("6 columns") && problems.contains("5 features"),
+        "{problems}"
+    );
     // a different file than the one approved: refused
     let problems = set_with(&[("m.yaml", &uc(six, &"0".repeat(64)))], &[model]).expect_err("refused");
     assert!(problems.contains("algo.model.sha256"), "{problems}");
@@ -294,7 +328,10 @@ fn a_timer_survives_the_binary_round_trip() {
     encode(&s.catalog, &run.state, &mut bytes);
     run.state = decode(&s.catalog, &bytes).expect("decodes");
     assert_eq!(run.state.timers.len(), 1);
-    assert_eq!(run.state.dues(&s.catalog).as_slice(), [(0, T0 + 30 * DAY_MS), (0, T0 + 100 * DAY_MS)]);
+    assert_eq!(
+        run.state.dues(&s.catalog).as_slice(),
+        [(0, T0 + 30 * DAY_MS), (0, T0 + 100 * DAY_MS)]
+    );
     assert_eq!(tiers(&run.sweep(T0 + 30 * DAY_MS).0), ["churn/win-back"]);
 }
 
@@ -311,7 +348,10 @@ fn an_action_starts_a_timer_that_an_event_cancels() {
     let s = set(&[("warmup.yaml", &warmup), ("escalate.yaml", &escalate)]);
     // no click within 7 days: escalated
     let mut run = Run::new(&s);
-    assert_eq!(tiers(&run.event(&ev("view", T0, r#""page":"pricing""#))), ["warmup/medium"]);
+    assert_eq!(
+        tiers(&run.event(&ev("view", T0, r#""page":"pricing""#))),
+        ["warmup/medium"]
+    );
     assert_eq!(tiers(&run.sweep(T0 + 7 * DAY_MS).0), ["escalate/call"]);
     // a click cancels it
     let mut run = Run::new(&s);
@@ -321,10 +361,18 @@ fn an_action_starts_a_timer_that_an_event_cancels() {
     // an unknown tier is refused with the file and key
     let bad = escalate.replace("warmup/medium", "warmup/mediun");
     let problems = set_with(&[("warmup.yaml", &warmup), ("escalate.yaml", &bad)], &[]).expect_err("refused");
-    assert!(problems.contains("escalate.yaml") && problems.contains("data.timer.start_on_actions[0]") && problems.contains("did you mean `medium`?"), "{problems}");
+    assert!(
+        problems.contains("escalate.yaml")
+            && problems.contains("data.timer.start_on_actions[0]")
+            && problems.contains("did you mean `medium`?"),
+        "{problems}"
+    );
     // a timer longer than the catalog's expiry could never fire
     let problems = set_with(&[("churn.yaml", &churn("120d"))], &[]).expect_err("refused");
-    assert!(problems.contains("data.timer.after") && problems.contains("expire_after"), "{problems}");
+    assert!(
+        problems.contains("data.timer.after") && problems.contains("expire_after"),
+        "{problems}"
+    );
 }
 
 #[test]
@@ -360,7 +408,7 @@ fn recent_keeps_the_latest_distinct_values() {
     };
     // at most 3, the least recently bought (`b`) dropped, most recent last
     assert_eq!(recent.values().collect::<Vec<_>>(), ["a", "c", "d"]);
-    assert!((run.feature("bought", T0)- 3.0).abs() < 1e-9);
+    assert!((run.feature("bought", T0) - 3.0).abs() < 1e-9);
     let mut bytes = Vec::new();
     encode(&s.catalog, &run.state, &mut bytes);
     assert_eq!(decode(&s.catalog, &bytes).expect("decodes"), run.state);

@@ -14,7 +14,6 @@ use rdkafka::error::KafkaError;
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Context of the consumer that reads changelogs: the end-of-partition events it asks for are
@@ -253,7 +252,6 @@ pub fn restore<C: ConsumerContext>(
     topic: &str,
     partition: i32,
     store: PartitionStore,
-    root: &Path,
     committed: Option<&BTreeMap<String, i64>>,
     mut progress: impl FnMut(u64),
 ) -> Result<(PartitionStore, Restored), ChangelogError> {
@@ -270,7 +268,7 @@ pub fn restore<C: ConsumerContext>(
     let mut local = store.changelog_next()?;
     if local.is_some_and(|l| l > high) {
         tracing::warn!(topic, partition, local = ?local, high, "local state is ahead of the changelog; rebuilding it");
-        store = store.wipe(root, partition)?;
+        store = store.wipe()?;
         local = None;
     }
     let start = local.map_or(Offset::Beginning, Offset::Offset);

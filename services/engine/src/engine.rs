@@ -618,8 +618,7 @@ impl Worker {
         consumer: &BaseConsumer<C>,
         partition: i32,
     ) -> Result<PartitionStore, EngineError> {
-        let root = self.config.state.dir.clone();
-        let store = PartitionStore::open(&root, partition, self.config.state.cache_customers)?;
+        let store = PartitionStore::open(&self.config.state.dir, partition, self.config.state.cache_customers)?;
         let (Some(restorer), Some(topic)) = (&self.restorer, &self.changelog) else {
             return Ok(store);
         };
@@ -640,7 +639,6 @@ impl Worker {
             topic,
             partition,
             store,
-            &root,
             committed.as_ref(),
             |records| {
                 metrics.restore_records.inc_by(records - reported);
@@ -1189,7 +1187,12 @@ impl Worker {
                 .with_label_values(&[id])
                 .inc_by(now.timers_fired - before.timers_fired);
             if let Some(funnel) = &uc.funnel {
-                for (((stage, _), n), b) in funnel.stages.iter().zip(&now.stages_reached).zip(&before.stages_reached) {
+                for (((stage, _), n), b) in funnel
+                    .stages
+                    .iter()
+                    .zip(&now.stages_reached)
+                    .zip(&before.stages_reached)
+                {
                     m.stage_changes.with_label_values(&[id, stage.as_ref()]).inc_by(n - b);
                 }
             }

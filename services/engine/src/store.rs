@@ -62,7 +62,10 @@ pub struct Change {
 impl Change {
     /// Index entries this change adds: (clock kind, due time).
     pub fn added_dues(&self) -> impl Iterator<Item = (u8, i64)> + '_ {
-        self.dues_after.iter().copied().filter(|d| !self.dues_before.contains(d))
+        self.dues_after
+            .iter()
+            .copied()
+            .filter(|d| !self.dues_before.contains(d))
     }
 }
 
@@ -77,6 +80,8 @@ struct Cached {
 
 pub struct PartitionStore {
     db: DB,
+    root: PathBuf,
+    partition: i32,
     path: PathBuf,
     cache: FxHashMap<CompactString, Cached>,
     capacity: usize,
@@ -111,6 +116,8 @@ impl PartitionStore {
         let db = DB::open_cf_descriptors(&options, &path, cfs).map_err(|e| fail(&e))?;
         Ok(PartitionStore {
             db,
+            root: root.to_path_buf(),
+            partition,
             path,
             cache: FxHashMap::default(),
             capacity,
@@ -270,7 +277,10 @@ impl PartitionStore {
         let mut found: Vec<CompactString> = Vec::new();
         let mut stale = Vec::new();
         let start = due_key(kind, i64::MIN, b"");
-        for item in self.db.iterator_cf(timers, IteratorMode::From(&start, Direction::Forward)) {
+        for item in self
+            .db
+            .iterator_cf(timers, IteratorMode::From(&start, Direction::Forward))
+        {
             let (key, _) = item.map_err(|e| self.error(e))?;
             let Some((k, due, id)) = parse_due_key(&key) else { break };
             if k != kind || due > up_to || found.len() >= limit {
@@ -281,7 +291,9 @@ impl PartitionStore {
                 continue;
             };
             let current = match self.cache.get(id) {
-                Some(entry) => entry.persisted.contains(&(kind, due)) || dues(catalog, &entry.state).contains(&(kind, due)),
+                Some(entry) => {
+                    entry.persisted.contains(&(kind, due)) || dues(catalog, &entry.state).contains(&(kind, due))
+                }
                 None => match self.db.get_pinned(id.as_bytes()).map_err(|e| self.error(e))? {
                     Some(bytes) => codec::decode(catalog, &bytes)
                         .map(|state| dues(catalog, &state).contains(&(kind, due)))
@@ -309,11 +321,15 @@ impl PartitionStore {
     pub fn next_due(&self, kind: u8, after: i64) -> Result<Option<i64>, StoreError> {
         let timers = self.timers()?;
         let start = due_key(kind, after.saturating_add(1), b"");
-        let mut iter = self.db.iterator_cf(timers, IteratorMode::From(&start, Direction::Forward));
+        let mut iter = self
+            .db
+            .iterator_cf(timers, IteratorMode::From(&start, Direction::Forward));
         match iter.next() {
             Some(item) => {
                 let (key, _) = item.map_err(|e| self.error(e))?;
-                Ok(parse_due_key(&key).filter(|(k, _, _)| *k == kind).map(|(_, due, _)| due))
+                Ok(parse_due_key(&key)
+                    .filter(|(k, _, _)| *k == kind)
+                    .map(|(_, due, _)| due))
             }
             None => Ok(None),
         }
@@ -447,15 +463,15 @@ impl PartitionStore {
     }
 
     /// Deletes the local database (state that disagrees with the changelog) and opens it empty.
-    pub fn wipe(self, root: &Path, partition: i32) -> Result<PartitionStore, StoreError> {
-        let capacity = self.capacity;
+    pub fn wipe(self) -> Result<PartitionStore, StoreError> {
+        let (capacity, root, partition) = (self.capacity, self.root.clone(), self.partition);
         let path = self.path.clone();
         drop(self.db);
         std::fs::remove_dir_all(&path).map_err(|e| StoreError::RocksDb {
             path: path.clone(),
             message: e.to_string(),
         })?;
-        PartitionStore::open(root, partition, capacity)
+        PartitionStore::open(&root, partition, capacity)
     }
 
     /// Drops cached state (after a use-case reload, or when changes must be discarded).

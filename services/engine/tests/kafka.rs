@@ -630,9 +630,10 @@ fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_t
     let restored = |committed: Option<&std::collections::BTreeMap<String, i64>>| {
         let dir = tempfile::tempdir().expect("dir");
         let store = PartitionStore::open(dir.path(), 0, 1_000).expect("store");
-        let catalog = revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("loads").catalog;
-        let (store, _) = restore(&restorer, &catalog, "changelog", 0, store, dir.path(), committed, |_| {})
-            .expect("restore");
+        let catalog = revenue_offline::load_dir(&repo().join("usecases/benchmark"))
+            .expect("loads")
+            .catalog;
+        let (store, _) = restore(&restorer, &catalog, "changelog", 0, store, committed, |_| {}).expect("restore");
         let offsets = store.input_offsets().expect("offsets")[INPUT];
         let c1 = store.stored_bytes("c1").expect("read");
         let c2 = store.stored_bytes("c2").expect("read");

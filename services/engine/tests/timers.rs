@@ -7,7 +7,9 @@ use rdkafka::mocking::MockCluster;
 use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig};
 use revenue_engine_kafka::store::PartitionStore;
 use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
-use revenue_testkit::{decode_action, murmur2_partition, produce_lines, read_all, wait_for, DEAD_LETTERS, INPUT, PARTITIONS};
+use revenue_testkit::{
+    decode_action, murmur2_partition, produce_lines, read_all, wait_for, DEAD_LETTERS, INPUT, PARTITIONS,
+};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -56,8 +58,14 @@ fn config(bootstrap: &str, state: &Path, use_cases: &Path) -> EngineConfig {
     config.kafka.input_topics = vec![INPUT.to_string()];
     config.kafka.dead_letter_topic = DEAD_LETTERS.to_string();
     config.kafka.customer_id = CustomerIdSource::Key;
-    config.kafka.properties.insert("session.timeout.ms".into(), "6000".into());
-    config.kafka.properties.insert("heartbeat.interval.ms".into(), "500".into());
+    config
+        .kafka
+        .properties
+        .insert("session.timeout.ms".into(), "6000".into());
+    config
+        .kafka
+        .properties
+        .insert("heartbeat.interval.ms".into(), "500".into());
     config.state.dir = state.to_path_buf();
     config.state.commit_interval_ms = 200;
     config.use_cases.dir = use_cases.to_path_buf();
@@ -69,7 +77,9 @@ fn config(bootstrap: &str, state: &Path, use_cases: &Path) -> EngineConfig {
 fn launch(config: EngineConfig) -> EngineHandle {
     let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
     let engine = start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default())).expect("engine starts");
-    wait_for("group join", Duration::from_secs(30), || engine.status.joined.load(Ordering::Relaxed));
+    wait_for("group join", Duration::from_secs(30), || {
+        engine.status.joined.load(Ordering::Relaxed)
+    });
     engine
 }
 
@@ -84,7 +94,9 @@ fn ticks(ts: i64) -> Vec<String> {
     for i in 0.. {
         let customer = format!("tick-{ts}-{i}");
         if covered.insert(murmur2_partition(customer.as_bytes(), PARTITIONS)) {
-            lines.push(format!(r#"{{"customer_id":"{customer}","type":"page_view","ts":{ts},"page":"home"}}"#));
+            lines.push(format!(
+                r#"{{"customer_id":"{customer}","type":"page_view","ts":{ts},"page":"home"}}"#
+            ));
         }
         if covered.len() == PARTITIONS as usize {
             break;
@@ -153,7 +165,11 @@ fn timers_fire_once_on_time_across_restarts_and_idle_customers_expire_with_a_tom
     assert_eq!(actions.len(), 1, "{actions:?}");
     assert_eq!(actions[0]["customer_id"], "c1");
     assert_eq!(actions[0]["event_type"], "timer");
-    assert_eq!(actions[0]["event_ts"], T0 + 30 * DAY, "fires at its due time, not at the tick");
+    assert_eq!(
+        actions[0]["event_ts"],
+        T0 + 30 * DAY,
+        "fires at its due time, not at the tick"
+    );
 
     // C: another instance with an empty disk (a partition moved): state and timers come from
     // the changelog; c2 fires on day 51, c1 does not fire again
@@ -163,9 +179,17 @@ fn timers_fire_once_on_time_across_restarts_and_idle_customers_expire_with_a_tom
     let actions = churn_actions(&bootstrap, 2);
     let fired: Vec<(String, i64)> = actions
         .iter()
-        .map(|a| (a["customer_id"].as_str().unwrap_or_default().to_string(), a["event_ts"].as_i64().unwrap_or_default()))
+        .map(|a| {
+            (
+                a["customer_id"].as_str().unwrap_or_default().to_string(),
+                a["event_ts"].as_i64().unwrap_or_default(),
+            )
+        })
         .collect();
-    assert_eq!(fired, [("c1".to_string(), T0 + 30 * DAY), ("c2".to_string(), T0 + 50 * DAY)]);
+    assert_eq!(
+        fired,
+        [("c1".to_string(), T0 + 30 * DAY), ("c2".to_string(), T0 + 50 * DAY)]
+    );
 
     // D: day 101: c3 (idle since day 0) expires; c1 and c2 (clock moved to their timers) stay
     feed(&engine, &bootstrap, &ticks(T0 + 101 * DAY));
@@ -181,7 +205,10 @@ fn timers_fire_once_on_time_across_restarts_and_idle_customers_expire_with_a_tom
     assert!(stored("c1").is_some() && stored("c2").is_some());
     let records = read_all(&bootstrap, &[&changelog], 1);
     let last_of = |id: &str| records.iter().rev().find(|r| r.key.as_deref() == Some(id.as_bytes()));
-    assert!(last_of("c3").expect("c3 in the changelog").payload.is_empty(), "tombstone for c3");
+    assert!(
+        last_of("c3").expect("c3 in the changelog").payload.is_empty(),
+        "tombstone for c3"
+    );
     assert!(!last_of("c1").expect("c1 in the changelog").payload.is_empty());
     assert_eq!(churn_actions(&bootstrap, 2).len(), 2, "no timer fired twice");
 }

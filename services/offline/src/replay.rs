@@ -118,7 +118,7 @@ pub fn replay(
     let mut due_index: BTreeSet<(i64, CompactString)> = BTreeSet::new();
     let mut indexed: FxHashMap<CompactString, Dues> = FxHashMap::default();
     let mut watermark = i64::MIN;
-    let mut stage_days: BTreeMap<(usize, Arc<str>), (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+    let mut stage_days: BTreeMap<(usize, Arc<str>), StageDays> = BTreeMap::new();
     let mut actions = 0u64;
     let mut reached: Vec<FxHashSet<u64>> = vec![FxHashSet::default(); set.use_cases.len()];
     let mut by_channel: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); set.use_cases.len()];
@@ -292,8 +292,16 @@ pub fn replay(
     Ok(summary)
 }
 
+/// Per use case and stage: days from the previous stage, and from the first event.
+type StageDays = (Vec<f64>, Vec<f64>);
+
 /// Moves a customer's entries in the due-time index to `dues`.
-fn reindex(index: &mut BTreeSet<(i64, CompactString)>, indexed: &mut FxHashMap<CompactString, Dues>, id: &str, dues: Dues) {
+fn reindex(
+    index: &mut BTreeSet<(i64, CompactString)>,
+    indexed: &mut FxHashMap<CompactString, Dues>,
+    id: &str,
+    dues: Dues,
+) {
     let id = CompactString::from(id);
     for (_, due) in indexed.remove(&id).unwrap_or_default() {
         index.remove(&(due, id.clone()));
@@ -312,7 +320,7 @@ fn median(mut values: Vec<f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let mid = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         (values[mid - 1] + values[mid]) / 2.0
     } else {
         values[mid]

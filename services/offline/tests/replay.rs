@@ -179,9 +179,15 @@ fn reference_use_cases_act_on_realistic_events() {
     for action in &recos {
         let products = action["recommendations"].as_array().expect("recommendations");
         assert_eq!(products.len(), 5, "{action}");
-        let scores: Vec<f64> = products.iter().map(|p| p["score"].as_f64().unwrap_or_default()).collect();
+        let scores: Vec<f64> = products
+            .iter()
+            .map(|p| p["score"].as_f64().unwrap_or_default())
+            .collect();
         assert!(scores.windows(2).all(|w| w[0] >= w[1]), "best first: {scores:?}");
-        assert!(products.iter().all(|p| p["product"] != "p-0001"), "never what was bought");
+        assert!(
+            products.iter().all(|p| p["product"] != "p-0001"),
+            "never what was bought"
+        );
         assert_eq!(action["score"].as_f64(), Some(scores[0]));
         let expected_tier = if action["tier"] == "field-sales" {
             "field-sales"
