@@ -98,6 +98,17 @@ pub struct TimerDef {
     pub start_on_actions: Vec<(String, Option<String>)>,
 }
 
+impl TimerDef {
+    /// The timer as started by something at `now`.
+    pub fn started_at(&self, now: i64) -> crate::state::Timer {
+        crate::state::Timer {
+            key: self.key,
+            due: now.saturating_add(self.after),
+            wall_clock: self.wall_clock,
+        }
+    }
+}
+
 pub(crate) fn key_of(use_case_id: &str, what: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(format!("{use_case_id}\u{0}{what}").as_bytes())
 }

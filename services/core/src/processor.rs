@@ -210,11 +210,7 @@ impl Processor {
                 state.cancel_timer(timer.key);
             }
             if timer.start_mask & bit != 0 {
-                state.set_timer(Timer {
-                    key: timer.key,
-                    due: now.saturating_add(timer.after),
-                    wall_clock: timer.wall_clock,
-                });
+                state.set_timer(timer.started_at(now));
             }
         }
         for (index, uc) in self.set.use_cases.iter().enumerate() {
@@ -308,11 +304,7 @@ impl Processor {
             }
             let uc = &self.set.use_cases[link.timer];
             if let (Some(timer), true) = (&uc.timer, self.mode.evaluates(uc.status)) {
-                state.set_timer(Timer {
-                    key: timer.key,
-                    due: now.saturating_add(timer.after),
-                    wall_clock: timer.wall_clock,
-                });
+                state.set_timer(timer.started_at(now));
             }
         }
     }
