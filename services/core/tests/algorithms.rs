@@ -413,3 +413,28 @@ fn recent_keeps_the_latest_distinct_values() {
     encode(&s.catalog, &run.state, &mut bytes);
     assert_eq!(decode(&s.catalog, &bytes).expect("decodes"), run.state);
 }
+
+#[test]
+fn a_wall_clock_timer_fires_by_the_system_clock_without_new_input() {
+    let s = set(&[(
+        "churn.yaml",
+        &churn("30d").replace("start_on: [buy]}", "start_on: [buy], clock: wall_clock}"),
+    )]);
+    let mut run = Run::new(&s);
+    run.event(&ev("buy", T0, r#""product":"p1","amount":1.0"#));
+    assert!(run.state.timers[0].wall_clock);
+    let mut fire = |event_time: i64, wall: i64| {
+        let mut actions = Vec::new();
+        run.processor
+            .fire_due(&mut run.state, "c1", event_time, wall, &mut run.counters, &mut |a| {
+                actions.push(a)
+            });
+        actions
+    };
+    // event time stands still (no input); the system clock reaches the due time
+    assert!(fire(T0, T0 + 30 * DAY_MS - 1).is_empty());
+    let actions = fire(T0, T0 + 30 * DAY_MS);
+    assert_eq!(tiers(&actions), ["churn/win-back"]);
+    assert_eq!(actions[0].event_ts, T0 + 30 * DAY_MS);
+    assert!(fire(T0, T0 + 60 * DAY_MS).is_empty(), "once");
+}
