@@ -91,6 +91,13 @@ pub struct UseCaseCounters {
     pub stages_reached: Vec<u64>,
 }
 
+impl UseCaseCounters {
+    /// Every action decided: the tiers' and the funnel's `stage_change` ones.
+    pub fn actions(&self) -> u64 {
+        self.actions_by_tier.iter().sum::<u64>() + self.stages_reached.iter().sum::<u64>()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Counters {
     pub events: u64,

@@ -628,12 +628,7 @@ pub fn engine(broker: &Broker, work: &Arc<Workload>, run: EngineRun<'_>) -> anyh
         events == count as u64,
         "engine consumed {events} of {count} events: the broker dropped data"
     );
-    let actions = report
-        .counters
-        .use_cases
-        .iter()
-        .map(|u| u.actions_by_tier.iter().sum::<u64>())
-        .sum();
+    let actions = report.counters.use_cases.iter().map(|u| u.actions()).sum();
     let mut phase = Phase {
         phase: phase_name.into(),
         broker: broker.name.clone(),
