@@ -131,6 +131,8 @@ struct Scratch {
     row: Vec<f32>,
     recommend: RecommendScratch,
     recommended: Vec<(u32, f64)>,
+    /// `recommended` holds this evaluation's customer (computed only when needed).
+    recommended_fresh: bool,
 }
 
 pub struct Processor {
@@ -208,7 +210,12 @@ impl Processor {
             return;
         };
         let bit = 1u64 << type_index;
-        for uc in &self.set.use_cases {
+        let timer_events = if self.set.timer_event_mask & bit != 0 {
+            self.set.use_cases.as_slice()
+        } else {
+            &[]
+        };
+        for uc in timer_events {
             let Some(timer) = &uc.timer else { continue };
             if !self.mode.evaluates(uc.status) {
                 continue;
@@ -333,9 +340,7 @@ impl Processor {
         uc_counters.evaluations += 1;
         let mut scratch = self.scratch.borrow_mut();
         let scratch = &mut *scratch;
-        if let Some(recommender) = &uc.recommender {
-            recommend(recommender, state, scratch);
-        }
+        scratch.recommended_fresh = false;
         let vars = EvalVars {
             set: &self.set,
             state,
@@ -461,6 +466,10 @@ pub const FUNNEL_CHANNEL: &str = "funnel";
 
 /// The customer's recommendations into `scratch.recommended`.
 fn recommend(recommender: &RecommenderUse, state: &CustomerState, scratch: &mut Scratch) {
+    if scratch.recommended_fresh {
+        return;
+    }
+    scratch.recommended_fresh = true;
     let recent = |index: usize| match &state.features[index] {
         FeatureState::Recent(recent) => Some(recent),
         _ => None,
@@ -529,7 +538,12 @@ fn score_once(
                 .predict(&scratch.row)
                 .map_err(|e| EvalError::Model(e.to_string()))?
         }
-        Some(Scorer::Recommender) => scratch.recommended.first().map_or(0.0, |(_, s)| *s),
+        Some(Scorer::Recommender) => {
+            if let Some(recommender) = &uc.recommender {
+                recommend(recommender, vars.state, scratch);
+            }
+            scratch.recommended.first().map_or(0.0, |(_, s)| *s)
+        }
     };
     *score = Some(s);
     Ok(s)
@@ -547,8 +561,11 @@ fn decide(
             return Ok(Decision::None);
         }
     }
-    if uc.recommender.is_some() && scratch.recommended.is_empty() {
-        return Ok(Decision::None); // nothing to recommend
+    if let Some(recommender) = &uc.recommender {
+        recommend(recommender, state, scratch);
+        if scratch.recommended.is_empty() {
+            return Ok(Decision::None); // nothing to recommend
+        }
     }
     let mut blocked = false;
     for (index, tier) in uc.tiers.iter().enumerate() {

@@ -94,6 +94,8 @@ pub struct UseCaseSet {
     pub checksum: String,
     /// Timers started by other use cases' actions, by index into `use_cases`.
     pub action_timers: Vec<ActionTimer>,
+    /// Bit i set: event type i starts or cancels some use case's timer (most events do neither).
+    pub timer_event_mask: u64,
 }
 
 impl UseCaseSet {
@@ -231,6 +233,10 @@ impl UseCaseSet {
         let Some(catalog) = catalog else { return Err(problems) };
         use_cases.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let action_timers = resolve_action_timers(&use_cases, &mut problems);
+        let timer_event_mask = use_cases
+            .iter()
+            .filter_map(|uc| uc.timer.as_ref())
+            .fold(0, |mask, t| mask | t.start_mask | t.cancel_mask);
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -239,6 +245,7 @@ impl UseCaseSet {
             use_cases,
             checksum: set_checksum(files, models),
             action_timers,
+            timer_event_mask,
         })
     }
 }

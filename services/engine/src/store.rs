@@ -24,9 +24,6 @@ const META_CF: &str = "meta";
 const TIMERS_CF: &str = "timers";
 pub use revenue_core::state::{Dues, EVENT_TIME, WALL_CLOCK};
 
-fn dues(catalog: &Catalog, state: &CustomerState) -> Dues {
-    state.dues(catalog)
-}
 const NEXT_OFFSET_PREFIX: &str = "next_offset/";
 const CHANGELOG_NEXT_KEY: &str = "changelog_next";
 
@@ -201,7 +198,7 @@ impl PartitionStore {
                         CustomerState::new(catalog)
                     }),
                 };
-                let persisted = dues(catalog, &state);
+                let persisted = state.dues(catalog);
                 slot.insert(Cached {
                     state,
                     dirty: false,
@@ -233,7 +230,7 @@ impl PartitionStore {
                 self.corrupt_values += 1;
                 CustomerState::new(catalog)
             });
-            let persisted = dues(catalog, &state);
+            let persisted = state.dues(catalog);
             self.cache.insert(
                 CompactString::from(id),
                 Cached {
@@ -275,6 +272,8 @@ impl PartitionStore {
     ) -> Result<Vec<CompactString>, StoreError> {
         let timers = self.timers()?;
         let mut found: Vec<CompactString> = Vec::new();
+        // a customer with several due entries is handled once
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut stale = Vec::new();
         let start = due_key(kind, i64::MIN, b"");
         for item in self
@@ -292,18 +291,18 @@ impl PartitionStore {
             };
             let current = match self.cache.get(id) {
                 Some(entry) => {
-                    entry.persisted.contains(&(kind, due)) || dues(catalog, &entry.state).contains(&(kind, due))
+                    entry.persisted.contains(&(kind, due)) || entry.state.dues(catalog).contains(&(kind, due))
                 }
                 None => match self.db.get_pinned(id.as_bytes()).map_err(|e| self.error(e))? {
                     Some(bytes) => codec::decode(catalog, &bytes)
-                        .map(|state| dues(catalog, &state).contains(&(kind, due)))
+                        .map(|state| state.dues(catalog).contains(&(kind, due)))
                         .unwrap_or(false),
                     None => false,
                 },
             };
             if !current {
                 stale.push(key.to_vec());
-            } else if found.last().is_none_or(|last| last != id) && !found.iter().any(|f| f == id) {
+            } else if seen.insert(id.to_string()) {
                 found.push(CompactString::from(id));
             }
         }
@@ -361,7 +360,7 @@ impl PartitionStore {
                 (None, Dues::new())
             } else {
                 codec::encode(catalog, &entry.state, &mut self.buffer);
-                (Some(self.buffer.clone()), dues(catalog, &entry.state))
+                (Some(self.buffer.clone()), entry.state.dues(catalog))
             };
             let dues_before = std::mem::replace(&mut entry.persisted, dues_after.clone());
             changes.push(Change {
@@ -440,7 +439,7 @@ impl PartitionStore {
                 Some(bytes) => {
                     batch.put(key, bytes);
                     if let Ok(state) = codec::decode(catalog, bytes) {
-                        for (kind, due) in dues(catalog, &state) {
+                        for (kind, due) in state.dues(catalog) {
                             batch.put_cf(timers, due_key(kind, due, key), []);
                         }
                     }
