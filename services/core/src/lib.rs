@@ -8,6 +8,7 @@ pub mod diagnostic;
 pub mod duration;
 pub mod event;
 pub mod expr;
+pub mod measure;
 pub mod processor;
 pub mod recommend;
 pub mod spec;

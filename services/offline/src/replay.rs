@@ -6,7 +6,8 @@ use revenue_core::processor::STAGE_CHANGE;
 use revenue_core::state::Dues;
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::Serialize;
+use revenue_core::measure::{GroupTotals, Lift};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
@@ -32,14 +33,14 @@ impl Default for ReplayOptions {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MalformedLine {
     pub line: u64,
-    pub reason: &'static str,
+    pub reason: String,
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct TierSummary {
     pub tier: String,
     pub action_type: String,
@@ -47,7 +48,7 @@ pub struct TierSummary {
     pub actions: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct UseCaseSummary {
     pub id: String,
     pub version: u32,
@@ -64,9 +65,71 @@ pub struct UseCaseSummary {
     /// Funnel stages (lead scoring): leads reaching each stage and how fast.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub funnel: Vec<StageSummary>,
+    /// Higher wins arbitration.
+    #[serde(default)]
+    pub priority: u32,
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// The use case's labels (`region`, `business_unit`, …).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// What the contact policy did with the decisions to act.
+    #[serde(default)]
+    pub policy: PolicyOutcomes,
+    /// Treatment against control (use cases with a holdout or attribution).
+    #[serde(default)]
+    pub measurement: Option<Measurement>,
+    /// Actions emitted × the channel's cost per action (`policy.yaml`), by channel.
+    #[serde(default)]
+    pub cost_by_channel: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub cost: f64,
+    /// (incremental revenue − cost) ÷ cost.
+    #[serde(default)]
+    pub roi: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+/// Decisions to act that were not emitted (by reason), held out, or deferred.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct PolicyOutcomes {
+    /// Reason (`consent`, `cap`, `cooldown`, `quiet_hours`, `arbitration`, `holdout`) → decisions.
+    pub suppressed: BTreeMap<String, u64>,
+    /// Decisions sent later because of quiet hours, and how many of them were delivered.
+    pub deferred: u64,
+    pub deferred_delivered: u64,
+}
+
+/// Conversions attributed to a use case's treated and held-out customers, and the lift.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Measurement {
+    /// Share of customers held out as the control group.
+    pub holdout_share: f64,
+    pub treatment: GroupTotals,
+    pub control: GroupTotals,
+    /// None until both groups have exposures.
+    pub lift: Option<Lift>,
+}
+
+/// The monitoring KPIs of the domain's table, over the whole run.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+pub struct Kpis {
+    pub use_cases: u64,
+    /// Degree of automation: use cases acting automatically, and what they cover.
+    pub live_use_cases: u64,
+    pub channels: Vec<String>,
+    pub regions: Vec<String>,
+    pub business_units: Vec<String>,
+    /// Revenue of conversions attributed to treated customers (attributable sales).
+    pub attributable_revenue: f64,
+    /// Σ of the use cases' incremental revenue estimates (revenue effect).
+    pub incremental_revenue: f64,
+    pub cost: f64,
+    pub roi: Option<f64>,
+    /// Attribution window of `policy.yaml`, in days.
+    pub attribution_window_days: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct StageSummary {
     pub stage: String,
     /// Leads that reached the stage.
@@ -79,14 +142,14 @@ pub struct StageSummary {
     pub median_days_from_first_seen: Option<f64>,
 }
 
-#[derive(Debug, Clone, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ReplaySummary {
     pub lines: u64,
     pub events: u64,
     pub customers: u64,
     pub unknown_event_type: u64,
     pub malformed: u64,
-    pub malformed_by_reason: BTreeMap<&'static str, u64>,
+    pub malformed_by_reason: BTreeMap<String, u64>,
     /// The first malformed lines, with their numbers (see `ReplayOptions::keep_malformed`).
     pub malformed_lines: Vec<MalformedLine>,
     pub actions: u64,
@@ -95,6 +158,8 @@ pub struct ReplaySummary {
     /// Customers removed from the state after `expire_after` without events.
     pub expired_customers: u64,
     pub use_cases: Vec<UseCaseSummary>,
+    #[serde(default)]
+    pub kpis: Kpis,
 }
 
 /// Runs every line of `input` through the use cases, writing each action as a JSON line to
@@ -151,11 +216,11 @@ pub fn replay(
             Ok(event) => event,
             Err(err) => {
                 summary.malformed += 1;
-                *summary.malformed_by_reason.entry(err.reason()).or_default() += 1;
+                *summary.malformed_by_reason.entry(err.reason().to_string()).or_default() += 1;
                 if summary.malformed_lines.len() < options.keep_malformed {
                     summary.malformed_lines.push(MalformedLine {
                         line: summary.lines,
-                        reason: err.reason(),
+                        reason: err.reason().to_string(),
                         detail: err.to_string(),
                     });
                 }
@@ -287,6 +352,7 @@ pub fn replay(
                     })
                     .collect()
             }),
+            ..Default::default()
         })
         .collect();
     Ok(summary)
