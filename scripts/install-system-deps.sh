@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the build needs, only when missing (apt-get update first).
+# Installs the Debian packages the build and tests need (chromium: the report screenshot),
+# only when missing (apt-get update first).
 set -euo pipefail
-packages=(libclang-dev python3 g++ make zlib1g-dev)
+packages=(libclang-dev python3 g++ make zlib1g-dev chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -22,6 +22,8 @@ enum Command {
     Validate(cmd::validate::Args),
     /// Run a use-case directory over a recorded JSON-lines event file (back-test).
     Replay(cmd::replay::Args),
+    /// Render an HTML report for the marketing lead from a replay summary or a Prometheus server.
+    Report(cmd::report::Args),
     /// Write the JSON Schemas of the use-case and feature-catalog files.
     Schema(cmd::schema::Args),
     /// Run the engine against a configured Kafka until SIGTERM / Ctrl-C.
@@ -41,6 +43,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate(args) => cmd::validate::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Schema(args) => cmd::schema::run(args),
         Command::Run(args) => cmd::run::run(args),
         Command::Demo(args) => cmd::demo::run(args),

@@ -4,12 +4,13 @@
 
 use crate::catalog::Catalog;
 use crate::expr::Val;
+use crate::policy::{Consent, Contact, DecisionEntry, Deferred, Exposure, PolicyState};
 use crate::state::{Buckets, CustomerState, Distinct, FeatureState, Recent, StageEntry, Timer};
 use std::borrow::Cow;
 
 /// Version 2 added timers, funnel stages, first-seen time, `points` and `recent` features;
-/// version 1 values are still read.
-pub const STATE_FORMAT_VERSION: u8 = 2;
+/// version 3 the contact policy's state. Older values are still read.
+pub const STATE_FORMAT_VERSION: u8 = 3;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateDecodeError {
@@ -117,6 +118,129 @@ pub fn encode(catalog: &Catalog, state: &CustomerState, out: &mut Vec<u8>) {
         put_varint(out, zigzag(stage.since));
     }
     put_varint(out, zigzag(state.first_seen));
+    match state.policy.as_deref().filter(|p| !p.is_empty()) {
+        None => out.push(0),
+        Some(policy) => {
+            out.push(1);
+            put_policy(out, policy);
+        }
+    }
+}
+
+fn put_f64(out: &mut Vec<u8>, x: f64) {
+    out.extend_from_slice(&x.to_le_bytes());
+}
+
+fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
+    put_varint(out, p.consent.len() as u64);
+    for c in &p.consent {
+        out.extend_from_slice(&c.channel.to_le_bytes());
+        out.push(u8::from(c.granted));
+        put_varint(out, zigzag(c.ts));
+    }
+    put_varint(out, p.contacts.len() as u64);
+    for c in &p.contacts {
+        put_varint(out, zigzag(c.ts));
+        out.extend_from_slice(&c.channel.to_le_bytes());
+        out.extend_from_slice(&c.use_case.to_le_bytes());
+        put_varint(out, u64::from(c.priority));
+        put_f64(out, c.value);
+        out.push(u8::from(c.held_out));
+    }
+    put_varint(out, p.deferred.len() as u64);
+    for d in &p.deferred {
+        out.extend_from_slice(&d.use_case.to_le_bytes());
+        out.extend_from_slice(&d.tier.to_le_bytes());
+        put_varint(out, zigzag(d.due));
+        put_varint(out, zigzag(d.decided_at));
+        put_f64(out, d.score);
+    }
+    put_varint(out, p.exposures.len() as u64);
+    for e in &p.exposures {
+        out.extend_from_slice(&e.use_case.to_le_bytes());
+        out.push(u8::from(e.control) | u8::from(e.converted) << 1);
+        put_varint(out, zigzag(e.start));
+        put_f64(out, e.revenue);
+    }
+    put_varint(out, p.decisions.len() as u64);
+    for d in &p.decisions {
+        out.extend_from_slice(&d.use_case.to_le_bytes());
+        out.extend_from_slice(&d.tier.to_le_bytes());
+        put_varint(out, zigzag(d.ts));
+        out.push(d.outcome);
+        out.push(d.reason);
+        put_f64(out, d.score);
+    }
+}
+
+fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
+    let mut p = PolicyState::default();
+    for _ in 0..r.len()? {
+        let channel = u64::from_le_bytes(r.array()?);
+        let granted = r.u8()? != 0;
+        let ts = unzigzag(r.varint()?);
+        p.consent.push(Consent { channel, granted, ts });
+    }
+    for _ in 0..r.len()? {
+        let ts = unzigzag(r.varint()?);
+        let channel = u64::from_le_bytes(r.array()?);
+        let use_case = u64::from_le_bytes(r.array()?);
+        let priority = u32::try_from(r.varint()?).map_err(|_| StateDecodeError::Corrupt(r.pos))?;
+        let value = f64::from_le_bytes(r.array()?);
+        let held_out = r.u8()? != 0;
+        p.contacts.push(Contact {
+            ts,
+            channel,
+            use_case,
+            priority,
+            value,
+            held_out,
+        });
+    }
+    for _ in 0..r.len()? {
+        let use_case = u64::from_le_bytes(r.array()?);
+        let tier = u64::from_le_bytes(r.array()?);
+        let due = unzigzag(r.varint()?);
+        let decided_at = unzigzag(r.varint()?);
+        let score = f64::from_le_bytes(r.array()?);
+        p.deferred.push(Deferred {
+            use_case,
+            tier,
+            due,
+            decided_at,
+            score,
+        });
+    }
+    for _ in 0..r.len()? {
+        let use_case = u64::from_le_bytes(r.array()?);
+        let flags = r.u8()?;
+        let start = unzigzag(r.varint()?);
+        let revenue = f64::from_le_bytes(r.array()?);
+        p.exposures.push(Exposure {
+            use_case,
+            control: flags & 1 != 0,
+            converted: flags & 2 != 0,
+            start,
+            revenue,
+        });
+    }
+    for _ in 0..r.len()? {
+        let use_case = u64::from_le_bytes(r.array()?);
+        let tier = u64::from_le_bytes(r.array()?);
+        let ts = unzigzag(r.varint()?);
+        let outcome = r.u8()?;
+        let reason = r.u8()?;
+        let score = f64::from_le_bytes(r.array()?);
+        p.decisions.push(DecisionEntry {
+            use_case,
+            tier,
+            ts,
+            outcome,
+            reason,
+            score,
+        });
+    }
+    Ok(p)
 }
 
 pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDecodeError> {
@@ -200,6 +324,9 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDec
             state.stages.push(StageEntry { key, stage, since });
         }
         state.first_seen = unzigzag(r.varint()?);
+    }
+    if version >= 3 && r.u8()? == 1 {
+        state.policy = Some(Box::new(read_policy(&mut r)?));
     }
     if r.pos != bytes.len() {
         return Err(StateDecodeError::Corrupt(r.pos));

@@ -9,6 +9,7 @@ pub mod duration;
 pub mod event;
 pub mod expr;
 pub mod measure;
+pub mod policy;
 pub mod processor;
 pub mod recommend;
 pub mod spec;

@@ -9,6 +9,8 @@ use crate::expr::{EvalError, Val, VarRef, Vars};
 use crate::recommend::RecommendScratch;
 use crate::spec::Status;
 use crate::state::{event_field, CustomerState, FeatureState, StageEntry, Timer};
+use crate::measure::GroupTotals;
+use crate::policy::{self, ChannelPolicy, Contact, DecisionEntry, Deferred, Exposure, Outcome, Reason};
 use crate::usecase::{Retrigger, Tier, UseCase, UseCaseSet};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -89,6 +91,14 @@ pub struct UseCaseCounters {
     pub timers_fired: u64,
     /// Funnel stages reached, by stage index.
     pub stages_reached: Vec<u64>,
+    /// Decisions to act not emitted (now), by [`Reason`] code.
+    pub suppressed: [u64; 6],
+    /// Decisions deferred by quiet hours (also counted under `quiet_hours`), and delivered later.
+    pub deferred: u64,
+    pub deferred_delivered: u64,
+    /// Attribution: customers acted on, and held out.
+    pub treatment: GroupTotals,
+    pub control: GroupTotals,
 }
 
 impl UseCaseCounters {
@@ -139,6 +149,40 @@ pub struct Processor {
     set: Arc<UseCaseSet>,
     mode: Mode,
     scratch: RefCell<Scratch>,
+    /// Share of customers whose decisions are recorded (0: none); see [`Processor::take_decisions`].
+    audit_share: f64,
+    decisions: RefCell<Vec<DecisionRecord>>,
+}
+
+/// A use case's decision to act, before the contact policy has spoken.
+struct Candidate {
+    index: usize,
+    tier: usize,
+    action: Action,
+    /// Expected value (NaN when the use case states none).
+    value: f64,
+}
+
+/// One decision, explained: what was read, the score, the tier and what the policy made of it.
+#[derive(Debug, Clone)]
+pub struct DecisionRecord {
+    /// The action id the decision has (or would have had).
+    pub decision_id: String,
+    pub use_case_id: Arc<str>,
+    pub use_case_version: u32,
+    pub status: Status,
+    pub customer_id: String,
+    pub event_type: String,
+    pub ts: i64,
+    pub tier: Arc<str>,
+    pub channel: Arc<str>,
+    pub score: Option<f64>,
+    pub expected_value: Option<f64>,
+    pub outcome: Outcome,
+    /// `treatment` or `control`.
+    pub group: &'static str,
+    /// The use case's features as read for the decision.
+    pub features: Vec<(String, Val<'static>)>,
 }
 
 struct EvalVars<'x, 'a> {
@@ -167,6 +211,35 @@ impl Vars for EvalVars<'_, '_> {
 
 /// The event type of the evaluation a timer triggers.
 pub const TIMER_EVENT_TYPE: &str = "timer";
+/// The event type (and source topic) of an action sent when quiet hours end.
+pub const DEFERRED_EVENT_TYPE: &str = "deferred";
+
+/// Opens an attribution window for the use case unless one is open; counts the exposure.
+fn open_exposure(
+    ps: &mut crate::policy::PolicyState,
+    use_case: u64,
+    control: bool,
+    now: i64,
+    window: i64,
+    totals: &mut GroupTotals,
+) {
+    let open = ps
+        .exposures
+        .iter()
+        .any(|e| e.use_case == use_case && now >= e.start && now - e.start <= window);
+    if open {
+        return;
+    }
+    ps.exposures.retain(|e| e.use_case != use_case);
+    ps.exposures.push(Exposure {
+        use_case,
+        control,
+        start: now,
+        converted: false,
+        revenue: 0.0,
+    });
+    totals.exposed += 1;
+}
 
 impl Processor {
     pub fn new(set: Arc<UseCaseSet>, mode: Mode) -> Processor {
@@ -174,7 +247,26 @@ impl Processor {
             set,
             mode,
             scratch: RefCell::new(Scratch::default()),
+            audit_share: 0.0,
+            decisions: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Records the decisions of this share of customers (chosen by a hash of the customer id,
+    /// so a sampled customer's whole history is kept); collect them with `take_decisions`.
+    pub fn with_decision_records(mut self, share: f64) -> Processor {
+        self.audit_share = share.clamp(0.0, 1.0);
+        self
+    }
+
+    /// The decision records since the last call.
+    pub fn take_decisions(&self) -> Vec<DecisionRecord> {
+        std::mem::take(&mut *self.decisions.borrow_mut())
+    }
+
+    /// Whether decisions are recorded at all.
+    pub fn records_decisions(&self) -> bool {
+        self.audit_share > 0.0
     }
 
     pub fn set(&self) -> &Arc<UseCaseSet> {
@@ -201,7 +293,7 @@ impl Processor {
             self.fire_timers(state, event.customer_id(), now, now, counters, act);
         }
         if state.expires_at(catalog).is_some_and(|at| at <= now) && state.clock != i64::MIN {
-            *state = CustomerState::new(catalog);
+            state.expire(catalog);
             counters.expired += 1;
         }
         state.apply(catalog, event);
@@ -210,6 +302,13 @@ impl Processor {
             return;
         };
         let bit = 1u64 << type_index;
+        let policy = &self.set.policy;
+        if policy.consent.is_some() {
+            policy.apply_consent(catalog, event, state.policy_mut());
+        }
+        if policy.conversion_mask & bit != 0 {
+            self.attribute(state, event, counters);
+        }
         let timer_events = if self.set.timer_event_mask & bit != 0 {
             self.set.use_cases.as_slice()
         } else {
@@ -227,14 +326,241 @@ impl Processor {
                 state.set_timer(timer.started_at(now));
             }
         }
+        let mut candidates: SmallVec<[Candidate; 2]> = SmallVec::new();
         for (index, uc) in self.set.use_cases.iter().enumerate() {
             if uc.trigger_mask & bit == 0 || !self.mode.evaluates(uc.status) {
                 continue;
             }
-            if let Some(tier) = self.evaluate(index, state, event, now, source, counters, act) {
-                self.start_action_timers(index, tier, state, now);
+            candidates.extend(self.evaluate(index, state, event, now, source, counters, act));
+        }
+        if !candidates.is_empty() {
+            self.govern(candidates, state, now, counters, act);
+        }
+    }
+
+    /// Attributes a conversion event to the use cases whose attribution window is open.
+    fn attribute(&self, state: &mut CustomerState, event: &Event<'_>, counters: &mut Counters) {
+        let policy = &self.set.policy;
+        let Some(ps) = state.policy.as_deref_mut() else { return };
+        if ps.exposures.is_empty() {
+            return;
+        }
+        let Some(value) = policy.conversion_value(&self.set.catalog, event) else {
+            return;
+        };
+        let ts = event.ts();
+        for exposure in ps.exposures.iter_mut() {
+            if ts < exposure.start || ts - exposure.start > policy.attribution_window {
+                continue;
+            }
+            let Some(index) = self.set.use_cases.iter().position(|uc| uc.key == exposure.use_case) else {
+                continue;
+            };
+            let c = &mut counters.use_cases[index];
+            let totals = if exposure.control { &mut c.control } else { &mut c.treatment };
+            totals.add_conversion(exposure.revenue, !exposure.converted, value);
+            exposure.revenue += value;
+            exposure.converted = true;
+        }
+    }
+
+    /// Whether a use case's decisions change the customer's policy state: every evaluated use
+    /// case in back-tests, only `live` ones in the engine (a shadow use case must not use up
+    /// the caps of live ones).
+    fn writes_policy(&self, uc: &UseCase) -> bool {
+        self.mode == Mode::BackTest || uc.status == Status::Live
+    }
+
+    /// Puts this event's decisions to act through the contact policy, best ranked first, and
+    /// emits, defers, holds out or suppresses each.
+    fn govern(
+        &self,
+        mut candidates: SmallVec<[Candidate; 2]>,
+        state: &mut CustomerState,
+        now: i64,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) {
+        let policy = &self.set.policy;
+        if candidates.len() > 1 {
+            let rank = |c: &Candidate| (self.set.use_cases[c.index].priority, c.value);
+            // stable: equal ranks keep the set's order (priority, then id)
+            candidates.sort_by(|a, b| {
+                if policy::outranks(policy.arbitrate_by, rank(a), rank(b)) && !policy::outranks(policy.arbitrate_by, rank(b), rank(a)) {
+                    std::cmp::Ordering::Less
+                } else if policy::outranks(policy.arbitrate_by, rank(b), rank(a)) && !policy::outranks(policy.arbitrate_by, rank(a), rank(b)) {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Equal
+                }
+            });
+        }
+        if policy.configured {
+            if let Some(ps) = state.policy.as_deref_mut() {
+                ps.forget_before(now.saturating_sub(policy.horizon), now.saturating_sub(policy.attribution_window));
             }
         }
+        for candidate in candidates {
+            let uc = &self.set.use_cases[candidate.index];
+            let tier = &uc.tiers[candidate.tier];
+            let channel = policy.channel_or_default(&tier.channel);
+            let outcome = self.outcome(uc, &channel, state, &candidate, now);
+            self.record(uc, tier.history_key, &candidate.action, candidate.value, outcome, state, now);
+            let writes = self.writes_policy(uc);
+            let c = &mut counters.use_cases[candidate.index];
+            if let Some(reason) = outcome.reason() {
+                c.suppressed[reason as usize] += 1;
+            }
+            if matches!(outcome, Outcome::Suppressed(_)) {
+                continue;
+            }
+            // emitted, deferred or held out: the use case has decided for this customer
+            state.record_fired(tier.history_key, now);
+            let control = outcome == Outcome::HeldOut;
+            if writes {
+                let ps = state.policy_mut();
+                if channel.contact {
+                    ps.contacts.push(Contact {
+                        ts: now,
+                        channel: channel.key,
+                        use_case: uc.key,
+                        priority: uc.priority,
+                        value: candidate.value,
+                        held_out: control,
+                    });
+                }
+                let totals = if control { &mut c.control } else { &mut c.treatment };
+                open_exposure(ps, uc.key, control, now, policy.attribution_window, totals);
+            }
+            match outcome {
+                Outcome::Emitted => {
+                    c.actions_by_tier[candidate.tier] += 1;
+                    act(candidate.action);
+                    self.start_action_timers(candidate.index, candidate.tier, state, now);
+                }
+                Outcome::Deferred(due) => {
+                    c.deferred += 1;
+                    if writes {
+                        state.policy_mut().deferred.push(Deferred {
+                            use_case: uc.key,
+                            tier: tier.history_key,
+                            due,
+                            decided_at: now,
+                            score: candidate.action.score.unwrap_or(f64::NAN),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// What the contact policy makes of one decision (reads the state, changes nothing).
+    fn outcome(&self, uc: &UseCase, channel: &ChannelPolicy, state: &CustomerState, candidate: &Candidate, now: i64) -> Outcome {
+        let policy = &self.set.policy;
+        let ps = state.policy.as_deref();
+        let consents = match ps {
+            Some(ps) => ps.consents(channel),
+            None => channel.consent == crate::spec::ConsentMode::OptOut,
+        };
+        if !consents {
+            return Outcome::Suppressed(Reason::Consent);
+        }
+        if channel.contact {
+            let contacts = ps.map_or(&[][..], |p| p.contacts.as_slice());
+            let within = |k: &Contact, window: i64| (now - k.ts).abs() <= window;
+            let rank = (uc.priority, candidate.value);
+            if contacts.iter().any(|k| {
+                k.use_case != uc.key
+                    && within(k, policy.arbitration_window)
+                    && policy::outranks(policy.arbitrate_by, (k.priority, k.value), rank)
+            }) {
+                return Outcome::Suppressed(Reason::Arbitration);
+            }
+            let recent = |window: i64, channel: Option<u64>| {
+                contacts
+                    .iter()
+                    .filter(|k| (now - k.ts).abs() < window && channel.is_none_or(|ch| k.channel == ch))
+                    .count()
+            };
+            if channel.cooldown.is_some_and(|cd| recent(cd, Some(channel.key)) > 0) {
+                return Outcome::Suppressed(Reason::Cooldown);
+            }
+            let capped = channel
+                .caps
+                .iter()
+                .any(|cap| recent(cap.window, Some(channel.key)) >= cap.max as usize)
+                || policy.global_caps.iter().any(|cap| recent(cap.window, None) >= cap.max as usize);
+            if capped {
+                return Outcome::Suppressed(Reason::Cap);
+            }
+        }
+        if policy::in_control(uc.holdout_share, &uc.holdout_salt, &candidate.action.customer_id) {
+            return Outcome::HeldOut;
+        }
+        if channel.contact && channel.quiet_hours {
+            if let Some(q) = &policy.quiet_hours {
+                let zone = q.timezone_feature.map(|index| state.read(&self.set.catalog, index, now));
+                let zone = match &zone {
+                    Some(Val::Str(z)) if !z.is_empty() => Some(z.as_ref()),
+                    _ => None,
+                };
+                if let Some(until) = policy.quiet_until(zone, now) {
+                    return Outcome::Deferred(until);
+                }
+            }
+        }
+        Outcome::Emitted
+    }
+
+    /// Remembers a decision in the customer's state and, for sampled customers, as a record.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        uc: &UseCase,
+        tier_key: u64,
+        action: &Action,
+        value: f64,
+        outcome: Outcome,
+        state: &mut CustomerState,
+        now: i64,
+    ) {
+        if self.writes_policy(uc) && (self.set.policy.configured || uc.holdout_share > 0.0) {
+            state.policy_mut().remember(DecisionEntry {
+                use_case: uc.key,
+                tier: tier_key,
+                ts: now,
+                outcome: outcome.code(),
+                reason: outcome.reason().map_or(u8::MAX, |r| r as u8),
+                score: action.score.unwrap_or(f64::NAN),
+            });
+        }
+        if self.audit_share <= 0.0
+            || (self.audit_share < 1.0 && !policy::in_control(self.audit_share, "audit", &action.customer_id))
+        {
+            return;
+        }
+        let catalog = &self.set.catalog;
+        self.decisions.borrow_mut().push(DecisionRecord {
+            decision_id: action.action_id.clone(),
+            use_case_id: uc.id.clone(),
+            use_case_version: uc.version,
+            status: uc.status,
+            customer_id: action.customer_id.clone(),
+            event_type: action.event_type.clone(),
+            ts: now,
+            tier: action.tier.clone(),
+            channel: action.channel.clone(),
+            score: action.score,
+            expected_value: (!value.is_nan()).then_some(value),
+            outcome,
+            group: if outcome == Outcome::HeldOut { "control" } else { "treatment" },
+            features: uc
+                .features
+                .iter()
+                .map(|&i| (catalog.features[i].name.clone(), state.read(catalog, i, now).into_owned()))
+                .collect(),
+        });
     }
 
     /// Fires this customer's timers that are due: event-time timers by `event_time`, wall-clock
@@ -257,11 +583,13 @@ impl Processor {
             counters,
             act,
         );
-        let expired = state.expires_at(&self.set.catalog).is_some_and(|at| at <= event_time);
-        if expired {
-            counters.expired += 1;
+        let expired = state.expires_at(&self.set.catalog).is_some_and(|at| at <= event_time) && state.clock != i64::MIN;
+        if !expired {
+            return false;
         }
-        expired
+        counters.expired += 1;
+        // withdrawn consent outlives the rest: then the state is reset here, not dropped
+        !state.expire(&self.set.catalog)
     }
 
     fn fire_timers(
@@ -305,8 +633,90 @@ impl Processor {
                 offset: timer.due,
             };
             counters.use_cases[index].timers_fired += 1;
-            if let Some(tier) = self.evaluate(index, state, &event, timer.due, source, counters, act) {
-                self.start_action_timers(index, tier, state, timer.due);
+            if let Some(candidate) = self.evaluate(index, state, &event, timer.due, source, counters, act) {
+                self.govern(smallvec::smallvec![candidate], state, timer.due, counters, act);
+            }
+        }
+        if state.policy.as_ref().is_some_and(|p| !p.deferred.is_empty()) {
+            self.deliver_deferred(state, customer_id, event_time, counters, act);
+        }
+    }
+
+    /// Sends the deferred actions whose quiet hours have ended, earliest first; consent is
+    /// checked again (it may have been withdrawn meanwhile).
+    fn deliver_deferred(
+        &self,
+        state: &mut CustomerState,
+        customer_id: &str,
+        event_time: i64,
+        counters: &mut Counters,
+        act: &mut impl FnMut(Action),
+    ) {
+        loop {
+            let next = state.policy.as_ref().and_then(|p| {
+                p.deferred
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.due <= event_time)
+                    .min_by_key(|(_, d)| (d.due, d.use_case))
+                    .map(|(i, _)| i)
+            });
+            let Some(position) = next else { return };
+            let deferred = state.policy_mut().deferred.remove(position);
+            let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
+                uc.key == deferred.use_case && self.mode.evaluates(uc.status)
+            });
+            // a use case (or tier) no longer in the set sends nothing
+            let Some((index, uc)) = found else { continue };
+            let Some(tier_index) = uc.tiers.iter().position(|t| t.history_key == deferred.tier) else {
+                continue;
+            };
+            let catalog = &self.set.catalog;
+            let mut fields: FieldValues<'_> = SmallVec::from_elem(None, catalog.fields.len());
+            fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
+            fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(DEFERRED_EVENT_TYPE)));
+            fields[FIELD_TS] = Some(Val::Int(deferred.due));
+            let event = Event {
+                fields,
+                type_index: None,
+            };
+            let source = Source {
+                topic: DEFERRED_EVENT_TYPE,
+                partition: 0,
+                offset: deferred.decided_at,
+            };
+            let score = (!deferred.score.is_nan()).then_some(deferred.score);
+            let vars = EvalVars {
+                set: &self.set,
+                state,
+                event: &event,
+                now: deferred.due,
+                score: score.unwrap_or(0.0),
+            };
+            let built = build_action(uc, tier_index, score, &vars, source, "");
+            let channel = self.set.policy.channel_or_default(&uc.tiers[tier_index].channel);
+            let consents = state.policy.as_deref().is_none_or(|p| p.consents(&channel));
+            let c = &mut counters.use_cases[index];
+            let Ok(action) = built else {
+                c.errors += 1;
+                continue;
+            };
+            let outcome = if consents {
+                Outcome::Delivered
+            } else {
+                Outcome::Suppressed(Reason::Consent)
+            };
+            if let Some(reason) = outcome.reason() {
+                c.suppressed[reason as usize] += 1;
+            }
+            let tier_key = uc.tiers[tier_index].history_key;
+            self.record(uc, tier_key, &action, f64::NAN, outcome, state, deferred.due);
+            if consents {
+                let c = &mut counters.use_cases[index];
+                c.actions_by_tier[tier_index] += 1;
+                c.deferred_delivered += 1;
+                act(action);
+                self.start_action_timers(index, tier_index, state, deferred.due);
             }
         }
     }
@@ -323,7 +733,8 @@ impl Processor {
         }
     }
 
-    /// Evaluates use case `index` for the customer; returns the tier that acted.
+    /// Evaluates use case `index` for the customer; returns its decision to act (funnel stage
+    /// changes are measurements, not contacts: they are emitted here).
     #[allow(clippy::too_many_arguments)]
     fn evaluate(
         &self,
@@ -334,7 +745,7 @@ impl Processor {
         source: Source<'_>,
         counters: &mut Counters,
         act: &mut impl FnMut(Action),
-    ) -> Option<usize> {
+    ) -> Option<Candidate> {
         let uc = &self.set.use_cases[index];
         let uc_counters = &mut counters.use_cases[index];
         uc_counters.evaluations += 1;
@@ -356,8 +767,12 @@ impl Processor {
                     score: score.unwrap_or(0.0),
                     ..vars
                 };
-                match build_action(uc, tier, score, &vars, source, "") {
-                    Ok(mut action) => {
+                let value = match &uc.expected_value {
+                    None => Ok(f64::NAN),
+                    Some(expr) => expr.eval_f64(&vars),
+                };
+                match build_action(uc, tier, score, &vars, source, "").and_then(|a| Ok((a, value?))) {
+                    Ok((mut action, value)) => {
                         if let Some(recommender) = &uc.recommender {
                             action.recommendations = scratch
                                 .recommended
@@ -365,10 +780,12 @@ impl Processor {
                                 .map(|(item, s)| (recommender.model.item(*item).to_string(), *s))
                                 .collect();
                         }
-                        uc_counters.actions_by_tier[tier] += 1;
-                        state.record_fired(uc.tiers[tier].history_key, now);
-                        act(action);
-                        acted = Some(tier);
+                        acted = Some(Candidate {
+                            index,
+                            tier,
+                            action,
+                            value,
+                        });
                     }
                     Err(_) => uc_counters.errors += 1,
                 }
@@ -740,6 +1157,43 @@ impl Serialize for Action {
                 offset: self.source_offset,
             },
         )?;
+        map.end()
+    }
+}
+
+struct Features<'f>(&'f [(String, Val<'static>)]);
+
+impl Serialize for Features<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in self.0 {
+            map.serialize_entry(name, &val_to_json(value))?;
+        }
+        map.end()
+    }
+}
+
+impl Serialize for DecisionRecord {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("decision_id", &self.decision_id)?;
+        map.serialize_entry("use_case_id", self.use_case_id.as_ref())?;
+        map.serialize_entry("use_case_version", &self.use_case_version)?;
+        map.serialize_entry("status", self.status.as_str())?;
+        map.serialize_entry("customer_id", &self.customer_id)?;
+        map.serialize_entry("event_type", &self.event_type)?;
+        map.serialize_entry("ts", &self.ts)?;
+        map.serialize_entry("tier", self.tier.as_ref())?;
+        map.serialize_entry("channel", self.channel.as_ref())?;
+        map.serialize_entry("score", &self.score)?;
+        map.serialize_entry("expected_value", &self.expected_value)?;
+        map.serialize_entry("outcome", self.outcome.as_str())?;
+        map.serialize_entry("reason", &self.outcome.reason().map(Reason::as_str))?;
+        if let Outcome::Deferred(until) = self.outcome {
+            map.serialize_entry("deferred_until", &until)?;
+        }
+        map.serialize_entry("group", self.group)?;
+        map.serialize_entry("features", &Features(&self.features))?;
         map.end()
     }
 }

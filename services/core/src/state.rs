@@ -6,6 +6,7 @@ use crate::duration::DAY_MS;
 use crate::event::Event;
 use crate::expr::Val;
 use crate::expr::{VarRef, Vars};
+use crate::policy::PolicyState;
 use crate::spec::FeatureKind;
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -134,6 +135,9 @@ pub struct CustomerState {
     pub stages: SmallVec<[StageEntry; 1]>,
     /// Event time of the first event seen (lead velocity); `i64::MAX` before any.
     pub first_seen: i64,
+    /// Consent, contact history, deferred actions, exposures and recent decisions (boxed:
+    /// customers the policy never touched pay one pointer).
+    pub policy: Option<Box<PolicyState>>,
 }
 
 impl CustomerState {
@@ -145,6 +149,29 @@ impl CustomerState {
             timers: SmallVec::new(),
             stages: SmallVec::new(),
             first_seen: i64::MAX,
+            policy: None,
+        }
+    }
+
+    pub fn policy_mut(&mut self) -> &mut PolicyState {
+        self.policy.get_or_insert_with(Default::default)
+    }
+
+    /// Forgets everything but withdrawn consent, which must outlive the rest: an expired
+    /// customer who opted out stays opted out. True when something was kept.
+    pub fn expire(&mut self, catalog: &Catalog) -> bool {
+        let consent = self
+            .policy
+            .take()
+            .filter(|p| p.has_withdrawal())
+            .map(|p| p.consent.clone());
+        *self = CustomerState::new(catalog);
+        match consent {
+            Some(consent) => {
+                self.policy_mut().consent = consent;
+                true
+            }
+            None => false,
         }
     }
 
@@ -172,6 +199,9 @@ impl CustomerState {
             if self.clock != i64::MIN {
                 dues.push((EVENT_TIME, at));
             }
+        }
+        if let Some(policy) = &self.policy {
+            dues.extend(policy.deferred.iter().map(|d| (EVENT_TIME, d.due)));
         }
         dues.sort_unstable();
         dues.dedup();

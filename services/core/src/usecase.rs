@@ -6,7 +6,8 @@ use crate::catalog::{self, suggest, var, Catalog, NS_EVENT, NS_FEATURE, NS_SCORE
 use crate::diagnostic::{locate, Diagnostic};
 use crate::duration::Span;
 use crate::expr::{self, CompiledExpr, Expect, Scope, Type, VarRef};
-use crate::spec::{CatalogSpec, RetriggerSpec, Status, UseCaseSpec, ValueDriver};
+use crate::policy::{self, Policy, POLICY_FILE};
+use crate::spec::{CatalogSpec, PolicySpec, RetriggerSpec, Status, UseCaseSpec, ValueDriver};
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -74,6 +75,13 @@ pub struct UseCase {
     pub funnel: Option<Funnel>,
     pub timer: Option<TimerDef>,
     pub tiers: Vec<Tier>,
+    /// Stable key of the use case (its id) in customers' contact history and exposures.
+    pub key: u64,
+    /// Control-group share and the salt of the assignment.
+    pub holdout_share: f64,
+    pub holdout_salt: String,
+    /// What one action is expected to earn (CEL over features and `score`).
+    pub expected_value: Option<CompiledExpr>,
 }
 
 /// "When use case `source` acts (in `tier`, or any tier), start the timer of use case `timer`".
@@ -94,6 +102,8 @@ pub struct UseCaseSet {
     pub checksum: String,
     /// Timers started by other use cases' actions, by index into `use_cases`.
     pub action_timers: Vec<ActionTimer>,
+    /// The directory's `policy.yaml` (an empty policy without one).
+    pub policy: Policy,
     /// Bit i set: event type i starts or cancels some use case's timer (most events do neither).
     pub timer_event_mask: u64,
 }
@@ -199,12 +209,35 @@ impl UseCaseSet {
             },
         };
 
+        let policy_file = files
+            .iter()
+            .find(|f| f.path == POLICY_FILE || f.path.ends_with("/policy.yaml"));
+        let policy = match (policy_file, &catalog) {
+            (Some(file), Some(catalog)) => match parse_yaml::<PolicySpec>(file) {
+                Err(d) => {
+                    problems.push(d);
+                    None
+                }
+                Ok(spec) => match Policy::compile(catalog, &file.path, &spec) {
+                    Ok(policy) => Some(policy),
+                    Err(found) => {
+                        problems.extend(with_lines(found, &file.text));
+                        None
+                    }
+                },
+            },
+            _ => Some(Policy::default()),
+        };
+        let default_holdout = policy.as_ref().map_or(0.0, |p| p.default_holdout);
+
         let mut use_cases = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut sorted: Vec<&SourceFile> = files.iter().collect();
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         for file in sorted {
-            if Some(file.path.as_str()) == catalog_file.map(|f| f.path.as_str()) {
+            if Some(file.path.as_str()) == catalog_file.map(|f| f.path.as_str())
+                || Some(file.path.as_str()) == policy_file.map(|f| f.path.as_str())
+            {
                 continue;
             }
             let spec = match parse_yaml::<UseCaseSpec>(file) {
@@ -222,7 +255,7 @@ impl UseCaseSet {
                 ));
             }
             let Some(catalog) = &catalog else { continue };
-            match compile_use_case(catalog, file, &spec, models) {
+            match compile_use_case(catalog, file, &spec, models, default_holdout) {
                 Ok(uc) => use_cases.push(uc),
                 Err(found) => problems.extend(with_lines(found, &file.text)),
             }
@@ -230,7 +263,9 @@ impl UseCaseSet {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let Some(catalog) = catalog else { return Err(problems) };
+        let (Some(catalog), Some(policy)) = (catalog, policy) else {
+            return Err(problems);
+        };
         use_cases.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         let action_timers = resolve_action_timers(&use_cases, &mut problems);
         let timer_event_mask = use_cases
@@ -246,6 +281,7 @@ impl UseCaseSet {
             checksum: set_checksum(files, models),
             action_timers,
             timer_event_mask,
+            policy,
         })
     }
 }
@@ -360,6 +396,7 @@ fn compile_use_case(
     file: &SourceFile,
     spec: &UseCaseSpec,
     models: &[ModelFile],
+    default_holdout: f64,
 ) -> Result<UseCase, Vec<Diagnostic>> {
     let f = file.path.as_str();
     let mut problems = Vec::new();
@@ -657,10 +694,28 @@ fn compile_use_case(
         }
     }
 
+    let holdout_share = spec.holdout.as_ref().map_or(default_holdout, |h| h.share);
+    if spec.holdout.is_some() {
+        policy::check_share(f, "holdout.share", holdout_share, &mut problems);
+    }
+    let expected_value = spec
+        .action
+        .expected_value
+        .as_ref()
+        .and_then(|s| compile("action.expected_value".into(), s, Expect::Number, with_score, &mut problems));
+
     if !problems.is_empty() {
         return Err(problems);
     }
     Ok(UseCase {
+        key: policy::name_key(&spec.id),
+        holdout_share,
+        holdout_salt: spec
+            .holdout
+            .as_ref()
+            .and_then(|h| h.salt.clone())
+            .unwrap_or_else(|| spec.id.clone()),
+        expected_value,
         id: Arc::from(spec.id.as_str()),
         version: spec.version,
         title: spec.title.clone(),

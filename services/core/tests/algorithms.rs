@@ -183,11 +183,11 @@ fn funnel_stages_are_emitted_once_each_in_order_and_never_go_down() {
     let s = set(&[("leads.yaml", &uc)]);
     let mut run = Run::new(&s);
     assert!(run.event(&ev("view", T0, r#""page":"pricing""#)).is_empty()); // 11 points
-                                                                           // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
-                                                                           // order, after the CRM task the same score triggers
+    // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
+    // order; then the CRM task the same score triggers (contacts pass the contact policy last)
     let actions = run.event(&ev("webinar", T0 + DAY_MS, r#""topic":"a""#));
-    assert_eq!(tiers(&actions), ["leads/mql", "leads/MQL", "leads/SAL", "leads/SQL"]);
-    let mql = &actions[1];
+    assert_eq!(tiers(&actions), ["leads/MQL", "leads/SAL", "leads/SQL", "leads/mql"]);
+    let mql = &actions[0];
     assert_eq!(mql.action_type.as_ref(), "stage_change");
     assert_eq!(mql.channel.as_ref(), "funnel");
     assert_eq!(mql.topic.as_ref(), "funnel.stages");
@@ -195,7 +195,7 @@ fn funnel_stages_are_emitted_once_each_in_order_and_never_go_down() {
     assert_eq!(mql.payload[1], ("previous_stage".into(), Val::Str("".into())));
     assert_eq!(mql.payload[2], ("days_in_previous_stage".into(), Val::Double(1.0)));
     assert_eq!(mql.payload[3], ("days_since_first_seen".into(), Val::Double(1.0)));
-    let sql = &actions[3];
+    let sql = &actions[2];
     assert_eq!(sql.payload[1], ("previous_stage".into(), Val::Str("SAL".into())));
     assert_eq!(sql.payload[2], ("days_in_previous_stage".into(), Val::Double(0.0)));
     // every action has its own id

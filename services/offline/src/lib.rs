@@ -3,6 +3,7 @@
 
 pub mod load;
 pub mod recommend;
+pub mod report;
 pub mod replay;
 pub mod synthetic;
 pub mod workload;

@@ -1,6 +1,7 @@
 pub mod bench;
 pub mod demo;
 pub mod replay;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod synthetic;

@@ -1,0 +1,373 @@
+//! The live engine's figures, read from Prometheus's HTTP API (instant queries) and shaped into
+//! a [`ReplaySummary`] so the report draws them like a back-test. Metrics the engine does not
+//! export (yet) read as zero.
+
+use anyhow::{bail, Context};
+use revenue_core::measure::{lift, roi, GroupTotals};
+use revenue_offline::replay::{Measurement, StageSummary, UseCaseSummary};
+use revenue_offline::ReplaySummary;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(15);
+
+const SUPPRESSED: &str = "sum by (use_case, reason) (revenue_engine_policy_suppressed_total)";
+const DEFERRED: &str = "sum by (use_case) (revenue_engine_policy_deferred_total)";
+const ACTIONS: &str = "sum by (use_case, channel) (revenue_engine_actions_total)";
+const EVALUATIONS: &str = "sum by (use_case) (revenue_engine_use_case_evaluations_total)";
+const STAGES: &str = "sum by (use_case, stage) (revenue_engine_use_case_stage_changes_total)";
+const INFO: &str = "max by (use_case, version, status) (revenue_engine_usecase_info)";
+/// Attribution totals by group (`treatment`, `control`), in the order of [`set_total`].
+const ATTRIBUTION: [&str; 5] = [
+    "sum by (use_case, group) (revenue_engine_attribution_exposures_total)",
+    "sum by (use_case, group) (revenue_engine_attribution_converted_total)",
+    "sum by (use_case, group) (revenue_engine_attribution_conversions_total)",
+    "sum by (use_case, group) (revenue_engine_attribution_revenue_total)",
+    "sum by (use_case, group) (revenue_engine_attribution_revenue_squared_total)",
+];
+
+/// One element of an instant vector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+}
+
+impl Sample {
+    fn label(&self, name: &str) -> &str {
+        self.labels.get(name).map_or("", String::as_str)
+    }
+}
+
+/// The answers to every query the report asks.
+#[derive(Debug, Default)]
+pub struct Answers {
+    pub suppressed: Vec<Sample>,
+    pub deferred: Vec<Sample>,
+    pub actions: Vec<Sample>,
+    pub evaluations: Vec<Sample>,
+    pub stages: Vec<Sample>,
+    pub info: Vec<Sample>,
+    pub attribution: [Vec<Sample>; 5],
+}
+
+/// Asks `base_url` every query and builds the summary.
+pub fn fetch(base_url: &str) -> anyhow::Result<ReplaySummary> {
+    let base = base_url.trim_end_matches('/');
+    if !(base.starts_with("http://") || base.starts_with("https://")) {
+        bail!("--prometheus {base_url}: not an http(s) URL (hint: give the server's base URL, e.g. http://prometheus:9090)");
+    }
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .build();
+    let agent = ureq::Agent::new_with_config(config);
+    let ask = |q: &str| query(&agent, base, q);
+    let answers = Answers {
+        suppressed: ask(SUPPRESSED)?,
+        deferred: ask(DEFERRED)?,
+        actions: ask(ACTIONS)?,
+        evaluations: ask(EVALUATIONS)?,
+        stages: ask(STAGES)?,
+        info: ask(INFO)?,
+        attribution: [
+            ask(ATTRIBUTION[0])?,
+            ask(ATTRIBUTION[1])?,
+            ask(ATTRIBUTION[2])?,
+            ask(ATTRIBUTION[3])?,
+            ask(ATTRIBUTION[4])?,
+        ],
+    };
+    Ok(summarize(&answers))
+}
+
+fn query(agent: &ureq::Agent, base: &str, q: &str) -> anyhow::Result<Vec<Sample>> {
+    let url = format!("{base}/api/v1/query");
+    let context = || format!("Prometheus query `{q}` at {url}");
+    let mut response = agent.get(&url).query("query", q).call().with_context(|| {
+        format!("{} failed (hint: is the server up and --prometheus its base URL, e.g. http://prometheus:9090?)", context())
+    })?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string().with_context(context)?;
+    let answer: Value = serde_json::from_str(&body).map_err(|err| {
+        let excerpt: String = body.chars().take(200).collect();
+        anyhow::anyhow!("{}: HTTP {status}, not Prometheus JSON ({err}): {excerpt}", context())
+    })?;
+    if answer["status"] != "success" {
+        bail!(
+            "{}: HTTP {status}, {}: {}",
+            context(),
+            answer["errorType"].as_str().unwrap_or("error"),
+            answer["error"].as_str().unwrap_or("no message")
+        );
+    }
+    parse_vector(&answer).with_context(context)
+}
+
+/// The samples of a `"resultType": "vector"` answer; values that are not numbers are refused.
+fn parse_vector(answer: &Value) -> anyhow::Result<Vec<Sample>> {
+    let data = &answer["data"];
+    if data["resultType"] != "vector" {
+        bail!("expected an instant vector, got result type {}", data["resultType"]);
+    }
+    let Some(result) = data["result"].as_array() else {
+        bail!("answer without data.result");
+    };
+    result
+        .iter()
+        .map(|item| {
+            let labels = item["metric"]
+                .as_object()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Prometheus writes the value as [timestamp, "string"], e.g. [1712345678.9, "42"]
+            let text = item["value"][1].as_str().unwrap_or_default();
+            let value: f64 = text
+                .parse()
+                .with_context(|| format!("sample {} has no numeric value", item["metric"]))?;
+            Ok(Sample {
+                labels,
+                value: if value.is_finite() { value } else { 0.0 },
+            })
+        })
+        .collect()
+}
+
+fn count(v: f64) -> u64 {
+    // counters are whole numbers; sums over pods may come back as 41.99999
+    v.max(0.0).round() as u64
+}
+
+fn set_total(totals: &mut GroupTotals, which: usize, v: f64) {
+    match which {
+        0 => totals.exposed = count(v),
+        1 => totals.converted = count(v),
+        2 => totals.conversions = count(v),
+        3 => totals.revenue = v,
+        _ => totals.revenue_squared = v,
+    }
+}
+
+/// The summary the answers describe: one use case per `use_case` label seen anywhere.
+pub fn summarize(a: &Answers) -> ReplaySummary {
+    let mut use_cases: BTreeMap<String, UseCaseSummary> = BTreeMap::new();
+    let all = [&a.suppressed, &a.deferred, &a.actions, &a.evaluations, &a.stages, &a.info]
+        .into_iter()
+        .chain(a.attribution.iter());
+    for sample in all.flatten() {
+        let id = sample.label("use_case");
+        if !id.is_empty() && !use_cases.contains_key(id) {
+            use_cases.insert(
+                id.to_string(),
+                UseCaseSummary {
+                    id: id.to_string(),
+                    ..Default::default()
+                },
+            );
+        }
+    }
+    let mut entry = |s: &Sample| use_cases.get_mut(s.label("use_case"));
+    for s in &a.info {
+        if let Some(uc) = entry(s) {
+            uc.version = s.label("version").parse().unwrap_or(uc.version);
+            uc.status = s.label("status").to_string();
+        }
+    }
+    for s in &a.evaluations {
+        if let Some(uc) = entry(s) {
+            uc.evaluations += count(s.value);
+        }
+    }
+    for s in &a.actions {
+        if let Some(uc) = entry(s) {
+            *uc.actions_by_channel.entry(s.label("channel").to_string()).or_default() += count(s.value);
+            uc.actions += count(s.value);
+        }
+    }
+    for s in &a.suppressed {
+        if let Some(uc) = entry(s) {
+            *uc.policy.suppressed.entry(s.label("reason").to_string()).or_default() += count(s.value);
+        }
+    }
+    for s in &a.deferred {
+        if let Some(uc) = entry(s) {
+            uc.policy.deferred += count(s.value);
+        }
+    }
+    for s in &a.stages {
+        if let Some(uc) = entry(s) {
+            uc.funnel.push(StageSummary {
+                stage: s.label("stage").to_string(),
+                reached: count(s.value),
+                ..Default::default()
+            });
+        }
+    }
+    let mut groups: BTreeMap<(String, String), GroupTotals> = BTreeMap::new();
+    for (which, samples) in a.attribution.iter().enumerate() {
+        for s in samples {
+            let key = (s.label("use_case").to_string(), s.label("group").to_string());
+            set_total(groups.entry(key).or_default(), which, s.value);
+        }
+    }
+    for uc in use_cases.values_mut() {
+        uc.channels = uc.actions_by_channel.keys().cloned().collect();
+        // counters do not say the stage order: a funnel narrows, so the most reached comes first
+        uc.funnel.sort_by(|x, y| y.reached.cmp(&x.reached).then_with(|| x.stage.cmp(&y.stage)));
+        for i in 1..uc.funnel.len() {
+            let previous = uc.funnel[i - 1].reached;
+            uc.funnel[i].conversion_from_previous = (previous > 0).then(|| uc.funnel[i].reached as f64 / previous as f64);
+        }
+        let treatment = groups.get(&(uc.id.clone(), "treatment".into())).copied();
+        let control = groups.get(&(uc.id.clone(), "control".into())).copied();
+        if let Some(control) = control.filter(|c| c.exposed > 0) {
+            let treatment = treatment.unwrap_or_default();
+            let exposed = treatment.exposed + control.exposed;
+            uc.measurement = Some(Measurement {
+                holdout_share: control.exposed as f64 / exposed as f64,
+                treatment,
+                control,
+                lift: lift(&treatment, &control),
+            });
+        }
+        // the engine exports no distinct-customer count: treated exposures stand in for reach
+        uc.customers_reached = treatment.map_or(0, |t| t.exposed);
+    }
+    let mut summary = ReplaySummary {
+        use_cases: use_cases.into_values().collect(),
+        ..Default::default()
+    };
+    summary.actions = summary.use_cases.iter().map(|uc| uc.actions).sum();
+    refresh_kpis(&mut summary, groups.iter().filter(|((_, g), _)| g == "treatment").map(|(_, t)| t.revenue).sum());
+    summary
+}
+
+/// Carries over what only the use-case files know (labels, priority, channel costs) from the
+/// back-test of the same use cases, so the live section has regions, cost and ROI too.
+pub fn enrich(live: &mut ReplaySummary, replay: &ReplaySummary) {
+    for uc in &mut live.use_cases {
+        let Some(known) = replay.use_cases.iter().find(|r| r.id == uc.id) else {
+            continue;
+        };
+        uc.labels = known.labels.clone();
+        uc.priority = known.priority;
+        if uc.status.is_empty() {
+            uc.status = known.status.clone();
+            uc.version = known.version;
+        }
+        let channels: BTreeSet<String> = uc.channels.iter().chain(&known.channels).cloned().collect();
+        uc.channels = channels.into_iter().collect();
+        // the back-test's cost per action, by channel, applied to the live actions
+        uc.cost_by_channel = uc
+            .actions_by_channel
+            .iter()
+            .filter_map(|(channel, n)| {
+                let cost = known.cost_by_channel.get(channel)?;
+                let sent = *known.actions_by_channel.get(channel)?;
+                (sent > 0).then(|| (channel.clone(), cost / sent as f64 * *n as f64))
+            })
+            .collect();
+        uc.cost = uc.cost_by_channel.values().sum();
+        let incremental = uc
+            .measurement
+            .as_ref()
+            .and_then(|m| m.lift)
+            .and_then(|l| l.incremental_revenue)
+            .map_or(0.0, |i| i.estimate);
+        uc.roi = roi(incremental, uc.cost);
+    }
+    live.kpis.attribution_window_days = replay.kpis.attribution_window_days;
+    let attributable = live.kpis.attributable_revenue;
+    refresh_kpis(live, attributable);
+}
+
+fn refresh_kpis(s: &mut ReplaySummary, attributable_revenue: f64) {
+    let k = &mut s.kpis;
+    k.use_cases = s.use_cases.len() as u64;
+    let known_status = s.use_cases.iter().any(|uc| !uc.status.is_empty());
+    // without the info metric, a use case that sent actions is taken as acting automatically
+    k.live_use_cases = s
+        .use_cases
+        .iter()
+        .filter(|uc| if known_status { uc.status == "live" } else { uc.actions > 0 })
+        .count() as u64;
+    let collect = |f: &dyn Fn(&UseCaseSummary) -> Vec<String>| -> Vec<String> {
+        let set: BTreeSet<String> = s.use_cases.iter().flat_map(f).collect();
+        set.into_iter().collect()
+    };
+    k.channels = collect(&|uc| uc.actions_by_channel.keys().cloned().collect());
+    k.regions = collect(&|uc| uc.labels.get("region").cloned().into_iter().collect());
+    k.business_units = collect(&|uc| uc.labels.get("business_unit").cloned().into_iter().collect());
+    k.attributable_revenue = attributable_revenue;
+    k.incremental_revenue = s
+        .use_cases
+        .iter()
+        .filter_map(|uc| uc.measurement.as_ref()?.lift?.incremental_revenue)
+        .map(|i| i.estimate)
+        .sum();
+    k.cost = s.use_cases.iter().map(|uc| uc.cost).sum();
+    k.roi = roi(k.incremental_revenue, k.cost);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(labels: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            value,
+        }
+    }
+
+    #[test]
+    fn parses_an_instant_vector() {
+        let answer: Value = serde_json::from_str(
+            r#"{"status":"success","data":{"resultType":"vector","result":[
+                {"metric":{"use_case":"a","channel":"email"},"value":[1712345678.9,"42"]},
+                {"metric":{"use_case":"b"},"value":[1712345678.9,"NaN"]}]}}"#,
+        )
+        .unwrap();
+        let samples = parse_vector(&answer).unwrap();
+        assert_eq!(samples[0], sample(&[("use_case", "a"), ("channel", "email")], 42.0));
+        assert_eq!(samples[1].value, 0.0);
+        let matrix: Value = serde_json::from_str(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap();
+        assert!(parse_vector(&matrix).is_err());
+    }
+
+    #[test]
+    fn builds_group_totals_lift_and_kpis() {
+        let g = |uc, group, v| sample(&[("use_case", uc), ("group", group)], v);
+        let answers = Answers {
+            actions: vec![sample(&[("use_case", "a"), ("channel", "email")], 900.0)],
+            info: vec![sample(&[("use_case", "a"), ("version", "3"), ("status", "live")], 1.0)],
+            suppressed: vec![sample(&[("use_case", "b"), ("reason", "cap")], 7.0)],
+            attribution: [
+                vec![g("a", "treatment", 4000.0), g("a", "control", 4000.0)],
+                vec![g("a", "treatment", 320.0), g("a", "control", 200.0)],
+                vec![g("a", "treatment", 330.0), g("a", "control", 205.0)],
+                vec![g("a", "treatment", 32_000.0), g("a", "control", 20_000.0)],
+                vec![g("a", "treatment", 3_600_000.0), g("a", "control", 2_200_000.0)],
+            ],
+            ..Default::default()
+        };
+        let s = summarize(&answers);
+        assert_eq!(s.use_cases.len(), 2);
+        let a = &s.use_cases[0];
+        assert_eq!((a.version, a.status.as_str(), a.actions), (3, "live", 900));
+        let m = a.measurement.as_ref().unwrap();
+        assert_eq!(m.treatment.converted, 320);
+        assert_eq!(m.holdout_share, 0.5);
+        assert!(m.lift.unwrap().significant);
+        assert!(s.use_cases[1].measurement.is_none());
+        assert_eq!(s.use_cases[1].policy.suppressed["cap"], 7);
+        assert_eq!(s.kpis.live_use_cases, 1);
+        assert_eq!(s.kpis.attributable_revenue, 32_000.0);
+        assert!(s.kpis.incremental_revenue > 0.0);
+    }
+}
