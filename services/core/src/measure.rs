@@ -217,9 +217,18 @@ mod tests {
             false_positives += u32::from(lift(&t0, &c0).unwrap().significant);
         }
         // 95 % intervals: expect ~190 of 200 covered and ~10 false positives
-        assert!(covered >= 180, "rate interval covered the planted uplift in {covered}/{runs}");
-        assert!(revenue_covered >= 180, "revenue interval covered in {revenue_covered}/{runs}");
-        assert!(false_positives <= 20, "zero uplift significant in {false_positives}/{runs}");
+        assert!(
+            covered >= 180,
+            "rate interval covered the planted uplift in {covered}/{runs}"
+        );
+        assert!(
+            revenue_covered >= 180,
+            "revenue interval covered in {revenue_covered}/{runs}"
+        );
+        assert!(
+            false_positives <= 20,
+            "zero uplift significant in {false_positives}/{runs}"
+        );
     }
 
     #[test]

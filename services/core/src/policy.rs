@@ -246,7 +246,10 @@ impl Policy {
                 0
             }
         };
-        let caps = |key: &str, specs: &[CapSpec], problems: &mut Vec<Diagnostic>, span: &mut dyn FnMut(String, &str, &mut Vec<Diagnostic>) -> i64| {
+        let caps = |key: &str,
+                    specs: &[CapSpec],
+                    problems: &mut Vec<Diagnostic>,
+                    span: &mut dyn FnMut(String, &str, &mut Vec<Diagnostic>) -> i64| {
             specs
                 .iter()
                 .enumerate()
@@ -275,8 +278,12 @@ impl Policy {
             if let Some(cost) = c.cost {
                 if !(cost.is_finite() && cost >= 0.0) {
                     problems.push(
-                        Diagnostic::new(file, format!("{key}.cost"), format!("cost {cost} is not a non-negative number"))
-                            .hint("the cost of one action, e.g. `0.05`"),
+                        Diagnostic::new(
+                            file,
+                            format!("{key}.cost"),
+                            format!("cost {cost} is not a non-negative number"),
+                        )
+                        .hint("the cost of one action, e.g. `0.05`"),
                     );
                 }
             }
@@ -300,7 +307,9 @@ impl Policy {
             ),
         };
         let quiet_hours = spec.quiet_hours.as_ref().and_then(|q| {
-            let time = |key: &str, text: &str, problems: &mut Vec<Diagnostic>| match NaiveTime::parse_from_str(text, "%H:%M") {
+            let time = |key: &str, text: &str, problems: &mut Vec<Diagnostic>| match NaiveTime::parse_from_str(
+                text, "%H:%M",
+            ) {
                 Ok(t) => Some(t.hour() * 60 + t.minute()),
                 Err(_) => {
                     problems.push(
@@ -318,20 +327,41 @@ impl Policy {
                         .hint("give a range such as 21:00 to 08:00, or remove `quiet_hours`"),
                 );
             }
-            let default_timezone = parse_zone(file, "quiet_hours.default_timezone", q.default_timezone.as_deref().unwrap_or("UTC"), &mut problems);
-            let timezone_feature = q.timezone_feature.as_ref().and_then(|name| {
-                match catalog.feature(name) {
-                    Some(index) if catalog.features[index].kind == FeatureKind::Last && catalog.features[index].ty == Type::String => Some(index),
+            let default_timezone = parse_zone(
+                file,
+                "quiet_hours.default_timezone",
+                q.default_timezone.as_deref().unwrap_or("UTC"),
+                &mut problems,
+            );
+            let timezone_feature = q
+                .timezone_feature
+                .as_ref()
+                .and_then(|name| match catalog.feature(name) {
+                    Some(index)
+                        if catalog.features[index].kind == FeatureKind::Last
+                            && catalog.features[index].ty == Type::String =>
+                    {
+                        Some(index)
+                    }
                     Some(_) => {
                         problems.push(
-                            Diagnostic::new(file, "quiet_hours.timezone_feature", format!("feature `{name}` is not a `last` string feature"))
-                                .hint("declare e.g. `timezone: {kind: last, field: timezone}` on a string field"),
+                            Diagnostic::new(
+                                file,
+                                "quiet_hours.timezone_feature",
+                                format!("feature `{name}` is not a `last` string feature"),
+                            )
+                            .hint("declare e.g. `timezone: {kind: last, field: timezone}` on a string field"),
                         );
                         None
                     }
                     None => {
                         problems.push(
-                            Diagnostic::new(file, "quiet_hours.timezone_feature", format!("unknown feature `{name}`")).hint(suggest(
+                            Diagnostic::new(
+                                file,
+                                "quiet_hours.timezone_feature",
+                                format!("unknown feature `{name}`"),
+                            )
+                            .hint(suggest(
                                 name,
                                 catalog.features.iter().map(|f| f.name.as_str()),
                                 "features",
@@ -340,8 +370,7 @@ impl Policy {
                         );
                         None
                     }
-                }
-            });
+                });
             Some(QuietHours {
                 start: start?,
                 end: end?,
@@ -352,12 +381,14 @@ impl Policy {
         let event_type = |key: String, name: &str, problems: &mut Vec<Diagnostic>| {
             let found = catalog.event_type(name);
             if found.is_none() {
-                problems.push(Diagnostic::new(file, key, format!("unknown event type `{name}`")).hint(suggest(
-                    name,
-                    catalog.event_types.iter().map(String::as_str),
-                    "event types",
-                    "declare it in features.yaml under `event_types`",
-                )));
+                problems.push(
+                    Diagnostic::new(file, key, format!("unknown event type `{name}`")).hint(suggest(
+                        name,
+                        catalog.event_types.iter().map(String::as_str),
+                        "event types",
+                        "declare it in features.yaml under `event_types`",
+                    )),
+                );
             }
             found
         };
@@ -368,8 +399,12 @@ impl Policy {
                 Some(slot) if catalog.fields[slot].ty == Type::String => Some(slot),
                 _ => {
                     problems.push(
-                        Diagnostic::new(file, "consent.channel_field", format!("`{name}` is not a string event field"))
-                            .hint("declare it as `string` on the consent event types in features.yaml"),
+                        Diagnostic::new(
+                            file,
+                            "consent.channel_field",
+                            format!("`{name}` is not a string event field"),
+                        )
+                        .hint("declare it as `string` on the consent event types in features.yaml"),
                     );
                     None
                 }
@@ -388,14 +423,19 @@ impl Policy {
                 let window = span("attribution.window".into(), &a.window, &mut problems);
                 let mut conversions = Vec::new();
                 for (i, c) in a.conversions.iter().enumerate() {
-                    let Some(event_type) = event_type(format!("attribution.conversions[{i}].event"), &c.event, &mut problems) else {
+                    let Some(event_type) =
+                        event_type(format!("attribution.conversions[{i}].event"), &c.event, &mut problems)
+                    else {
                         continue;
                     };
                     let value = c.value.as_ref().and_then(|source| {
                         match expr::compile(source, &EventScope { catalog }, Expect::Number) {
                             Ok(compiled) => Some(compiled),
                             Err(err) => {
-                                problems.push(Diagnostic::new(file, format!("attribution.conversions[{i}].value"), err.message).hint_opt(err.hint));
+                                problems.push(
+                                    Diagnostic::new(file, format!("attribution.conversions[{i}].value"), err.message)
+                                        .hint_opt(err.hint),
+                                );
                                 None
                             }
                         }
@@ -498,7 +538,8 @@ fn parse_zone(file: &str, key: &str, name: &str, problems: &mut Vec<Diagnostic>)
         Ok(tz) => Some(tz),
         Err(_) => {
             problems.push(
-                Diagnostic::new(file, key, format!("unknown time zone `{name}`")).hint("use an IANA name such as `Europe/Berlin` or `UTC`"),
+                Diagnostic::new(file, key, format!("unknown time zone `{name}`"))
+                    .hint("use an IANA name such as `Europe/Berlin` or `UTC`"),
             );
             None
         }
@@ -671,7 +712,10 @@ mod tests {
     fn quiet_hours_in_the_customers_zone() {
         let p = policy("quiet_hours: {start: '21:00', end: '08:00', default_timezone: Europe/Berlin}");
         // 22:30 UTC in January is 23:30 in Berlin: quiet until 08:00 Berlin = 07:00 UTC
-        assert_eq!(p.quiet_until(None, ms(2026, 1, 10, 22, 30)), Some(ms(2026, 1, 11, 7, 0)));
+        assert_eq!(
+            p.quiet_until(None, ms(2026, 1, 10, 22, 30)),
+            Some(ms(2026, 1, 11, 7, 0))
+        );
         // 01:00 Berlin: same night, same end
         assert_eq!(p.quiet_until(None, ms(2026, 1, 11, 0, 0)), Some(ms(2026, 1, 11, 7, 0)));
         assert_eq!(p.quiet_until(None, ms(2026, 1, 11, 12, 0)), None);
@@ -686,7 +730,10 @@ mod tests {
     #[test]
     fn daytime_quiet_hours() {
         let p = policy("quiet_hours: {start: '12:00', end: '13:30'}");
-        assert_eq!(p.quiet_until(None, ms(2026, 3, 2, 12, 15)), Some(ms(2026, 3, 2, 13, 30)));
+        assert_eq!(
+            p.quiet_until(None, ms(2026, 3, 2, 12, 15)),
+            Some(ms(2026, 3, 2, 13, 30))
+        );
         assert_eq!(p.quiet_until(None, ms(2026, 3, 2, 13, 30)), None);
     }
 

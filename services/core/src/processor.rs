@@ -6,11 +6,11 @@ use crate::catalog::{split_var, FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE, NS_EVEN
 use crate::duration::DAY_MS;
 use crate::event::{Event, FieldValues};
 use crate::expr::{EvalError, Val, VarRef, Vars};
+use crate::measure::GroupTotals;
+use crate::policy::{self, ChannelPolicy, Contact, DecisionEntry, Deferred, Exposure, Outcome, Reason};
 use crate::recommend::RecommendScratch;
 use crate::spec::Status;
 use crate::state::{event_field, CustomerState, FeatureState, StageEntry, Timer};
-use crate::measure::GroupTotals;
-use crate::policy::{self, ChannelPolicy, Contact, DecisionEntry, Deferred, Exposure, Outcome, Reason};
 use crate::usecase::{Retrigger, Tier, UseCase, UseCaseSet};
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
@@ -357,7 +357,11 @@ impl Processor {
                 continue;
             };
             let c = &mut counters.use_cases[index];
-            let totals = if exposure.control { &mut c.control } else { &mut c.treatment };
+            let totals = if exposure.control {
+                &mut c.control
+            } else {
+                &mut c.treatment
+            };
             totals.add_conversion(exposure.revenue, !exposure.converted, value);
             exposure.revenue += value;
             exposure.converted = true;
@@ -386,9 +390,13 @@ impl Processor {
             let rank = |c: &Candidate| (self.set.use_cases[c.index].priority, c.value);
             // stable: equal ranks keep the set's order (priority, then id)
             candidates.sort_by(|a, b| {
-                if policy::outranks(policy.arbitrate_by, rank(a), rank(b)) && !policy::outranks(policy.arbitrate_by, rank(b), rank(a)) {
+                if policy::outranks(policy.arbitrate_by, rank(a), rank(b))
+                    && !policy::outranks(policy.arbitrate_by, rank(b), rank(a))
+                {
                     std::cmp::Ordering::Less
-                } else if policy::outranks(policy.arbitrate_by, rank(b), rank(a)) && !policy::outranks(policy.arbitrate_by, rank(a), rank(b)) {
+                } else if policy::outranks(policy.arbitrate_by, rank(b), rank(a))
+                    && !policy::outranks(policy.arbitrate_by, rank(a), rank(b))
+                {
                     std::cmp::Ordering::Greater
                 } else {
                     std::cmp::Ordering::Equal
@@ -397,7 +405,10 @@ impl Processor {
         }
         if policy.configured {
             if let Some(ps) = state.policy.as_deref_mut() {
-                ps.forget_before(now.saturating_sub(policy.horizon), now.saturating_sub(policy.attribution_window));
+                ps.forget_before(
+                    now.saturating_sub(policy.horizon),
+                    now.saturating_sub(policy.attribution_window),
+                );
             }
         }
         for candidate in candidates {
@@ -405,7 +416,15 @@ impl Processor {
             let tier = &uc.tiers[candidate.tier];
             let channel = policy.channel_or_default(&tier.channel);
             let outcome = self.outcome(uc, &channel, state, &candidate, now);
-            self.record(uc, tier.history_key, &candidate.action, candidate.value, outcome, state, now);
+            self.record(
+                uc,
+                tier.history_key,
+                &candidate.action,
+                candidate.value,
+                outcome,
+                state,
+                now,
+            );
             let writes = self.writes_policy(uc);
             let c = &mut counters.use_cases[candidate.index];
             if let Some(reason) = outcome.reason() {
@@ -456,7 +475,14 @@ impl Processor {
     }
 
     /// What the contact policy makes of one decision (reads the state, changes nothing).
-    fn outcome(&self, uc: &UseCase, channel: &ChannelPolicy, state: &CustomerState, candidate: &Candidate, now: i64) -> Outcome {
+    fn outcome(
+        &self,
+        uc: &UseCase,
+        channel: &ChannelPolicy,
+        state: &CustomerState,
+        candidate: &Candidate,
+        now: i64,
+    ) -> Outcome {
         let policy = &self.set.policy;
         let ps = state.policy.as_deref();
         let consents = match ps {
@@ -490,7 +516,10 @@ impl Processor {
                 .caps
                 .iter()
                 .any(|cap| recent(cap.window, Some(channel.key)) >= cap.max as usize)
-                || policy.global_caps.iter().any(|cap| recent(cap.window, None) >= cap.max as usize);
+                || policy
+                    .global_caps
+                    .iter()
+                    .any(|cap| recent(cap.window, None) >= cap.max as usize);
             if capped {
                 return Outcome::Suppressed(Reason::Cap);
             }
@@ -500,7 +529,9 @@ impl Processor {
         }
         if channel.contact && channel.quiet_hours {
             if let Some(q) = &policy.quiet_hours {
-                let zone = q.timezone_feature.map(|index| state.read(&self.set.catalog, index, now));
+                let zone = q
+                    .timezone_feature
+                    .map(|index| state.read(&self.set.catalog, index, now));
                 let zone = match &zone {
                     Some(Val::Str(z)) if !z.is_empty() => Some(z.as_ref()),
                     _ => None,
@@ -554,11 +585,20 @@ impl Processor {
             score: action.score,
             expected_value: (!value.is_nan()).then_some(value),
             outcome,
-            group: if outcome == Outcome::HeldOut { "control" } else { "treatment" },
+            group: if outcome == Outcome::HeldOut {
+                "control"
+            } else {
+                "treatment"
+            },
             features: uc
                 .features
                 .iter()
-                .map(|&i| (catalog.features[i].name.clone(), state.read(catalog, i, now).into_owned()))
+                .map(|&i| {
+                    (
+                        catalog.features[i].name.clone(),
+                        state.read(catalog, i, now).into_owned(),
+                    )
+                })
                 .collect(),
         });
     }
@@ -663,9 +703,12 @@ impl Processor {
             });
             let Some(position) = next else { return };
             let deferred = state.policy_mut().deferred.remove(position);
-            let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
-                uc.key == deferred.use_case && self.mode.evaluates(uc.status)
-            });
+            let found = self
+                .set
+                .use_cases
+                .iter()
+                .enumerate()
+                .find(|(_, uc)| uc.key == deferred.use_case && self.mode.evaluates(uc.status));
             // a use case (or tier) no longer in the set sends nothing
             let Some((index, uc)) = found else { continue };
             let Some(tier_index) = uc.tiers.iter().position(|t| t.history_key == deferred.tier) else {

@@ -698,11 +698,15 @@ fn compile_use_case(
     if spec.holdout.is_some() {
         policy::check_share(f, "holdout.share", holdout_share, &mut problems);
     }
-    let expected_value = spec
-        .action
-        .expected_value
-        .as_ref()
-        .and_then(|s| compile("action.expected_value".into(), s, Expect::Number, with_score, &mut problems));
+    let expected_value = spec.action.expected_value.as_ref().and_then(|s| {
+        compile(
+            "action.expected_value".into(),
+            s,
+            Expect::Number,
+            with_score,
+            &mut problems,
+        )
+    });
 
     if !problems.is_empty() {
         return Err(problems);

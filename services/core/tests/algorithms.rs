@@ -183,8 +183,8 @@ fn funnel_stages_are_emitted_once_each_in_order_and_never_go_down() {
     let s = set(&[("leads.yaml", &uc)]);
     let mut run = Run::new(&s);
     assert!(run.event(&ev("view", T0, r#""page":"pricing""#)).is_empty()); // 11 points
-    // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
-    // order; then the CRM task the same score triggers (contacts pass the contact policy last)
+                                                                           // a day later +20 → 30.3: MQL, SAL and SQL reached by one event, each a stage change, in
+                                                                           // order; then the CRM task the same score triggers (contacts pass the contact policy last)
     let actions = run.event(&ev("webinar", T0 + DAY_MS, r#""topic":"a""#));
     assert_eq!(tiers(&actions), ["leads/MQL", "leads/SAL", "leads/SQL", "leads/mql"]);
     let mql = &actions[0];
