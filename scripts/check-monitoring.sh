@@ -6,8 +6,8 @@
 #       (each one, its Grafana variables filled in, becomes a recording rule for `promtool check
 #       rules`);
 #   (c) a running engine: `revenue-engine demo --keep-running` on a free port; its live /metrics
-#       goes through `promtool check metrics`, and every revenue_engine_* name the dashboards and
-#       alerts use must be in it;
+#       goes through `promtool check metrics`, every revenue_engine_* name the dashboards and
+#       alerts use must be in it, and so must the contact-policy and measurement families;
 #   (d) a real Prometheus server (scrapes the demo every 1 s, loads the alert rules): its query
 #       API must return revenue_engine_input_events_total, every rule must be loaded and evaluate
 #       without error, and every dashboard query must run without error;
@@ -22,6 +22,8 @@
 #   DASHBOARDS           dashboard file or folder (default deploy/grafana/dashboards)
 #   ALLOW_MISSING_METRICS  names the dashboards/alerts may use although the demo's /metrics lacks
 #                        them (reported as warnings); see the default below
+#   REQUIRED_FAMILIES    metric families the demo's /metrics must hold, each missing one named
+#                        in the failure (default: the contact-policy and measurement families)
 #   DEMO_EVENTS, DEMO_RATE   size of the demo run (default 20000 events at 2000/s)
 #   WAIT_SECONDS         how long to wait for each thing to come up (default 90)
 #   KEEP_WORK=1          keep the temporary folder (logs, generated files)
@@ -42,6 +44,10 @@ JOB=revenue-engine
 #   usecase_reloads_total has a series only after a use-case directory change.
 # And ones an engine binary built before they were added lacks (input_lag_messages,
 # usecase_info); they are reported as present once the binary exports them.
+# Metric families of the contact policy and measurement (issue 8) that the demo's /metrics must
+# hold (a # TYPE line or a sample); each missing one is named in the failure. A labelled family
+# appears only once a series of it was incremented, so the demo must exercise the policy.
+REQUIRED_FAMILIES=${REQUIRED_FAMILIES-revenue_engine_actions_total revenue_engine_policy_suppressed_total revenue_engine_policy_deferred_total revenue_engine_policy_deferred_delivered_total revenue_engine_attribution_exposures_total revenue_engine_attribution_converted_total revenue_engine_attribution_conversions_total revenue_engine_attribution_revenue_total revenue_engine_attribution_revenue_squared_total revenue_engine_lift_conversion_rate_difference_ratio revenue_engine_lift_incremental_revenue}
 ALLOW_MISSING_METRICS=${ALLOW_MISSING_METRICS-revenue_engine_shadow_actions_total revenue_engine_usecase_reloads_total revenue_engine_input_lag_messages revenue_engine_usecase_info}
 
 [ -f "$ALERTS" ] || { echo "error: no alert rule file $ALERTS" >&2; exit 2; }
@@ -327,6 +333,31 @@ tests:
       - eval_time: 25m
         alertname: RevenueEngineUseCaseReloadRefused
         exp_alerts: []
+
+  - name: a use case capped out (not one that still acts, has few cap suppressions, or only consent ones)
+    interval: 1m
+    input_series:
+      - series: 'revenue_engine_policy_suppressed_total{job="revenue-engine", instance="e1:9464", use_case="capped", reason="cap"}'
+        values: '0+1x120'          # 60 cap suppressions an hour
+      - series: 'revenue_engine_actions_total{job="revenue-engine", instance="e1:9464", use_case="capped", channel="email"}'
+        values: '5x120'            # acted before, nothing since
+      - series: 'revenue_engine_policy_suppressed_total{job="revenue-engine", instance="e1:9464", use_case="busy", reason="cap"}'
+        values: '0+1x120'          # capped often, but still acts (on another pod)
+      - series: 'revenue_engine_actions_total{job="revenue-engine", instance="e2:9464", use_case="busy", channel="sms"}'
+        values: '0+1x120'
+      - series: 'revenue_engine_policy_suppressed_total{job="revenue-engine", instance="e1:9464", use_case="rare", reason="cap"}'
+        values: '0x20 1 2 3 4 5x100'   # a few cap suppressions only
+      - series: 'revenue_engine_policy_suppressed_total{job="revenue-engine", instance="e1:9464", use_case="optout", reason="consent"}'
+        values: '0+5x120'          # suppressed for consent, not caps
+    alert_rule_test:
+      - eval_time: 20m
+        alertname: RevenueEngineUseCaseCappedOut
+        exp_alerts: []
+      - eval_time: 90m
+        alertname: RevenueEngineUseCaseCappedOut
+        exp_alerts:
+          - exp_labels: {severity: warning, job: revenue-engine, use_case: capped}
+            exp_annotations: {summary: "Use case capped is capped out: no action for 1h, decisions suppressed by caps"}
 EOF
   if (cd "$work" && "$PROMTOOL" test rules alerts.test.yml) >"$work/test-rules.log" 2>&1; then
     show "$work/test-rules.log" 5
@@ -567,6 +598,22 @@ if [ -n "$engine_addr" ]; then
     ok "all $(wc -l <"$work/used.txt") metric names used are exported (or allowed)"
   else
     bad "used by the dashboards/alerts but not exported: ${missing[*]}"
+  fi
+
+  # the contact-policy and measurement families must be in the scrape
+  begin "(c) contact-policy and measurement metric families are exported"
+  missing_families=()
+  for family in $REQUIRED_FAMILIES; do
+    base=${family%_total}
+    grep -qE "^(# TYPE (${family}|${base}) |${family}(\{| ))" "$work/metrics.txt" || missing_families+=("$family")
+  done
+  if [ "${#missing_families[@]}" -eq 0 ]; then
+    ok "all $(wc -w <<<"$REQUIRED_FAMILIES") contact-policy and measurement families are exported"
+  else
+    for family in "${missing_families[@]}"; do
+      echo "  missing metric family: $family" >&2
+    done
+    bad "metric families missing from the demo's /metrics: ${missing_families[*]} (not exported by this engine binary, or the demo never exercised them: a labelled family has no series before its first increment)"
   fi
 fi
 
