@@ -15,7 +15,10 @@ and the Kubernetes JSON schemas bundled in kubernetes-validate:
   * the chart's promises: engine config keys known to the engine (parsed from
     services/engine/src/config.rs), mounts, probes, security context, selectors, the config
     checksum (rolls on config changes, not on use-case changes), existing ConfigMap/Secret use,
-    HPA target, ServiceMonitor/PrometheusRule contents (the rules are deploy/prometheus/alerts.yml);
+    the customer API token (from a Secret mounted as `token_file`, never in a ConfigMap; the only
+    Secret the chart may create), the bundled use cases (every YAML of usecases/reference, its
+    policy.yaml included), HPA target, ServiceMonitor/PrometheusRule contents (the rules are
+    deploy/prometheus/alerts.yml);
   * value combinations that must be refused are refused.
 
 Exit status 0 when everything passes, 1 otherwise; a summary of the kinds rendered per values file
@@ -25,6 +28,7 @@ is printed either way.
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import copy
 import hashlib
@@ -51,6 +55,8 @@ README_END = "<!-- values-table:end -->"
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
 CONFIG_PATH = "/etc/revenue-engine/config.yaml"
 USECASES_PATH = "/etc/revenue-engine/usecases"
+CUSTOMER_API_PATH = "/etc/revenue-engine/customer-api"
+REFERENCE_USECASES = ROOT / "usecases" / "reference"
 STATE_PATH = "/var/lib/revenue-engine"
 
 
@@ -332,7 +338,24 @@ def check_chart_promises(docs: list[dict], values: dict, structs: dict, where: s
     kind = {"statefulset": "StatefulSet", "deployment": "Deployment"}[workload]
     other = {"StatefulSet": "Deployment", "Deployment": "StatefulSet"}[kind]
     problems.check(not by_kind(docs, other), where, f"workload {workload} also rendered a {other}")
-    problems.check(not by_kind(docs, "Secret"), where, "the chart must never render a Secret (secrets come from existing ones)")
+    api = values["customerApi"]
+    api_secret = (api["existingSecret"] or f"{fullname}-customer-api") if api["enabled"] else None
+    secrets = by_kind(docs, "Secret")
+    if api["enabled"] and not api["existingSecret"]:
+        # the one Secret the chart may create: the customer API token given as a value
+        if problems.check([s["metadata"]["name"] for s in secrets] == [api_secret], where,
+                          f"expected exactly one Secret, {api_secret} (customerApi.token), rendered {[s['metadata']['name'] for s in secrets]}"):
+            data = secrets[0].get("data") or {}
+            problems.check(secrets[0].get("type") == "Opaque" and set(data) == {api["tokenKey"]}
+                           and base64.b64decode(data[api["tokenKey"]]).decode() == str(api["token"]), where,
+                           f"Secret {api_secret} does not hold customerApi.token under key {api['tokenKey']}")
+    else:
+        problems.check(not secrets, where, "a Secret is rendered although the only one the chart may create "
+                       "(the customer API token from customerApi.token) is not asked for (other secrets come from existing ones)")
+    if api["enabled"] and api["token"]:
+        for cm in by_kind(docs, "ConfigMap"):
+            problems.check(str(api["token"]) not in json.dumps(cm.get("data") or {}), where,
+                           f"the customer API token appears in ConfigMap {cm['metadata']['name']}")
     w = one(docs, kind, where, problems)
     if w is None:
         return
@@ -357,6 +380,19 @@ def check_chart_promises(docs: list[dict], values: dict, structs: dict, where: s
         problems.check(config["state"]["dir"] == STATE_PATH, where, "state.dir is not the state mount")
         port = values["containerPort"]
         problems.check(config["http"]["listen"] == f"0.0.0.0:{port}", where, "http.listen does not listen on containerPort")
+        customer_api = config["http"].get("customer_api")
+        if api["enabled"]:
+            problems.check(customer_api == {"enabled": True, "token_file": f"{CUSTOMER_API_PATH}/{api['tokenKey']}"}, where,
+                           f"http.customer_api is not {{enabled: true, token_file: {CUSTOMER_API_PATH}/{api['tokenKey']}}} "
+                           f"(the token must come from the mounted Secret, never from the ConfigMap): {customer_api}")
+        else:
+            problems.check(customer_api is None, where, "http.customer_api rendered although customerApi.enabled is false")
+        audit_topic = ((values["config"].get("audit") or {}).get("topic")) or ""
+        if audit_topic:
+            problems.check(config.get("audit") == values["config"]["audit"], where,
+                           f"audit section {config.get('audit')} differs from config.audit {values['config']['audit']}")
+        else:
+            problems.check("audit" not in config, where, "an audit section without a topic is rendered (it is left out when off)")
         for key, value in ((config.get("kafka") or {}).get("properties") or {}).items():
             problems.check(isinstance(value, str), where, f"kafka.properties.{key} is not rendered as a string")
             problems.check(not re.search(r"\d[eE][+-]?\d", str(value)) or not re.fullmatch(r"[0-9.eE+-]+", str(value)),
@@ -406,6 +442,12 @@ def check_chart_promises(docs: list[dict], values: dict, structs: dict, where: s
     elif problems.check(len(uc_cms) == 1, where, "no use-case ConfigMap rendered"):
         data = uc_cms[0].get("data") or {}
         problems.check("features.yaml" in data, where, "use-case ConfigMap has no features.yaml")
+        if not values["useCases"]["files"]:
+            bundled = sorted(f.name for f in REFERENCE_USECASES.glob("*.yaml"))
+            problems.check(sorted(data) == bundled, where,
+                           f"the bundled use-case ConfigMap holds {sorted(data)}, not every YAML of usecases/reference {bundled}")
+            if (REFERENCE_USECASES / "policy.yaml").is_file():
+                problems.check("policy.yaml" in data, where, "the bundled use-case ConfigMap lacks usecases/reference/policy.yaml (the contact policy)")
         for file, content in data.items():
             try:
                 problems.check(isinstance(yaml.safe_load(content), dict), where, f"use-case file {file} is not a YAML map")
@@ -423,6 +465,17 @@ def check_chart_promises(docs: list[dict], values: dict, structs: dict, where: s
         else:
             problems.check("emptyDir" in volumes.get(state_mount["name"], {}), where, "state is not on an emptyDir")
             problems.check(not claims, where, "volumeClaimTemplates rendered without persistence")
+    api_mount = mounts.get(CUSTOMER_API_PATH)
+    if api["enabled"]:
+        if problems.check(api_mount and api_mount.get("readOnly") and "subPath" not in api_mount, where,
+                          f"the customer API token Secret is not mounted read-only at {CUSTOMER_API_PATH} (as a directory)"):
+            secret = volumes.get(api_mount["name"], {}).get("secret") or {}
+            problems.check(secret.get("secretName") == api_secret, where, f"the customer API token is not mounted from Secret {api_secret}")
+            items = secret.get("items")
+            problems.check(items is None or {"key": api["tokenKey"], "path": api["tokenKey"]} in items, where,
+                           f"key {api['tokenKey']} of Secret {api_secret} is not the file {api['tokenKey']}")
+    else:
+        problems.check(api_mount is None, where, f"something is mounted at {CUSTOMER_API_PATH} although customerApi.enabled is false")
     writable = {p for p, m in mounts.items() if not m.get("readOnly")}
     problems.check(writable <= {STATE_PATH, "/tmp"} | {m["mountPath"] for m in values["extraVolumeMounts"]},
                    where, f"unexpected writable mounts: {sorted(writable)}")
@@ -442,7 +495,7 @@ def check_chart_promises(docs: list[dict], values: dict, structs: dict, where: s
         problems.check(m and m.get("readOnly") and volumes.get(m["name"], {}).get("secret", {}).get("secretName") == creds["existingSecret"],
                        where, "kafkaCredentials.mountPath does not mount the existing Secret read-only")
     for name, e in env.items():
-        problems.check("value" not in e or not re.search(r"PASSWORD|SECRET", name), where, f"{name} has a literal value: secrets must come from a Secret")
+        problems.check("value" not in e or not re.search(r"PASSWORD|SECRET|TOKEN", name), where, f"{name} has a literal value: secrets must come from a Secret")
 
     # services, headless service, PDB, HPA
     svc = one(docs, "Service", where, problems, fullname)
@@ -539,6 +592,10 @@ MUST_FAIL: list[tuple[str, dict, str]] = [
     ("HPA max below min", {"autoscaling": {"enabled": True, "minReplicas": 4, "maxReplicas": 2}}, "maxReplicas"),
     ("HPA without a metric", {"autoscaling": {"enabled": True, "targetCPUUtilizationPercentage": ""}}, "needs a metric"),
     ("unknown top-level value", {"replicas": 3}, "replicas"),
+    ("customer API without a token", {"customerApi": {"enabled": True}}, "customerApi.existingSecret"),
+    ("customer API with a Secret and a token", {"customerApi": {"enabled": True, "existingSecret": "s", "token": "t"}}, "not both"),
+    ("customer API token in the config", {"config": {"http": {"customer_api": {"enabled": True, "token": "t"}}}}, "never be written into the config"),
+    ("audit sample above 1", {"config": {"audit": {"topic": "audit", "sample": 1.5}}}, "sample"),
     ("property that cannot come from the environment", {"kafkaCredentials": {"existingSecret": "s", "properties": {"sasl_oauthbearer.x": "k"}}}, "environment"),
 ]
 

@@ -102,6 +102,18 @@ True (non-empty) when the state lives on a PersistentVolumeClaim.
 {{/* Paths inside the container; the image expects these. */}}
 {{- define "revenue-engine.configPath" -}}/etc/revenue-engine/config.yaml{{- end }}
 {{- define "revenue-engine.useCasesPath" -}}/etc/revenue-engine/usecases{{- end }}
+{{- define "revenue-engine.customerApiPath" -}}/etc/revenue-engine/customer-api{{- end }}
+
+{{/*
+Name of the Secret holding the customer API token: the existing one, or the chart's.
+*/}}
+{{- define "revenue-engine.customerApiSecretName" -}}
+{{- if .Values.customerApi.existingSecret }}
+{{- .Values.customerApi.existingSecret }}
+{{- else }}
+{{- printf "%s-customer-api" (include "revenue-engine.fullname" .) }}
+{{- end }}
+{{- end }}
 {{- define "revenue-engine.statePath" -}}/var/lib/revenue-engine{{- end }}
 
 {{/*
@@ -119,22 +131,33 @@ templates as floats), everything else with toString.
 
 {{/*
 The engine's configuration file: `config` from the values, with the keys the chart owns
-(use_cases.dir, state.dir, http.listen) set, empty optional keys dropped and librdkafka
-properties as strings.
+(use_cases.dir, state.dir, http.listen, http.customer_api) set, empty optional keys dropped (an
+audit section without a topic too) and librdkafka properties as strings. Never holds a secret: the
+customer API token is a file of a mounted Secret (`token_file`).
 */}}
 {{- define "revenue-engine.engineConfig" -}}
 {{- $cfg := deepCopy (.Values.config | default dict) }}
+{{- if and (kindIs "map" $cfg.http) (hasKey $cfg.http "customer_api") }}
+{{- fail "config.http.customer_api is set by the chart from customerApi (enabled, existingSecret/tokenKey or token): the token comes from a Secret mounted as token_file and must never be written into the config ConfigMap" }}
+{{- end }}
 {{- range $owned := list (list "use_cases" "dir") (list "state" "dir") (list "http" "listen") }}
 {{- $section := index $owned 0 }}{{ $key := index $owned 1 }}
 {{- if and (hasKey $cfg $section) (kindIs "map" (index $cfg $section)) (hasKey (index $cfg $section) $key) }}
 {{- fail (printf "config.%s.%s is set by the chart (it mounts the use cases at %s, the state at %s and listens on containerPort): remove it from the values" $section $key (include "revenue-engine.useCasesPath" $) (include "revenue-engine.statePath" $)) }}
 {{- end }}
 {{- end }}
+{{- $http := dict "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) }}
+{{- if .Values.customerApi.enabled }}
+{{- $_ := set $http "customer_api" (dict "enabled" true "token_file" (printf "%s/%s" (include "revenue-engine.customerApiPath" .) .Values.customerApi.tokenKey)) }}
+{{- end }}
 {{- $owned := dict
   "use_cases" (dict "dir" (include "revenue-engine.useCasesPath" .))
   "state" (dict "dir" (include "revenue-engine.statePath" .))
-  "http" (dict "listen" (printf "0.0.0.0:%d" (int .Values.containerPort))) }}
+  "http" $http }}
 {{- $cfg = mergeOverwrite $cfg $owned }}
+{{- if and (hasKey $cfg "audit") (not (dig "topic" "" ($cfg.audit | default dict))) }}
+{{- $_ := unset $cfg "audit" }}
+{{- end }}
 {{- with $cfg.input }}
 {{- if and (hasKey . "schema_registry_url") (not .schema_registry_url) }}
 {{- $_ := unset . "schema_registry_url" }}
@@ -165,6 +188,16 @@ Checks of value combinations that would deploy something broken.
 {{- $creds := .Values.kafkaCredentials }}
 {{- if and (not $creds.existingSecret) (or $creds.saslUsernameKey $creds.saslPasswordKey $creds.properties $creds.mountPath) }}
 {{- fail "kafkaCredentials: saslUsernameKey, saslPasswordKey, properties and mountPath need kafkaCredentials.existingSecret" }}
+{{- end }}
+{{- $api := .Values.customerApi }}
+{{- if and $api.enabled (not $api.existingSecret) (not $api.token) }}
+{{- fail "customerApi.enabled needs the token from a Secret: set customerApi.existingSecret (and tokenKey), or customerApi.token for a Secret the chart creates" }}
+{{- end }}
+{{- if and $api.existingSecret $api.token }}
+{{- fail "customerApi: set either existingSecret (the token comes from it) or token (the chart creates a Secret), not both" }}
+{{- end }}
+{{- if and $api.enabled (not (regexMatch "^[-._a-zA-Z0-9]+$" $api.tokenKey)) }}
+{{- fail (printf "customerApi.tokenKey: %q is not a valid Secret key (letters, digits, '-', '_', '.')" $api.tokenKey) }}
 {{- end }}
 {{- if and .Values.autoscaling.enabled (lt (int .Values.autoscaling.maxReplicas) (int .Values.autoscaling.minReplicas)) }}
 {{- fail "autoscaling.maxReplicas must be at least autoscaling.minReplicas" }}

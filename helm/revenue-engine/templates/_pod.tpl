@@ -128,6 +128,12 @@ spec:
           mountPath: {{ $creds.mountPath }}
           readOnly: true
         {{- end }}
+        {{- if .Values.customerApi.enabled }}
+        # The customer API token, passed to the engine as http.customer_api.token_file.
+        - name: customer-api-token
+          mountPath: {{ include "revenue-engine.customerApiPath" . }}
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -162,6 +168,14 @@ spec:
     - name: kafka-credentials
       secret:
         secretName: {{ $creds.existingSecret }}
+    {{- end }}
+    {{- if .Values.customerApi.enabled }}
+    - name: customer-api-token
+      secret:
+        secretName: {{ include "revenue-engine.customerApiSecretName" . }}
+        items:
+          - key: {{ .Values.customerApi.tokenKey }}
+            path: {{ .Values.customerApi.tokenKey }}
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
