@@ -1,12 +1,13 @@
 //! Replays a JSON-lines event file through the same [`Processor`] the live engine uses.
 
 use compact_str::CompactString;
+use revenue_core::measure::{lift, roi, GroupTotals, Lift};
+use revenue_core::policy::{Policy, Reason};
 use revenue_core::processor::Counters;
 use revenue_core::processor::STAGE_CHANGE;
 use revenue_core::state::Dues;
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
-use revenue_core::measure::{GroupTotals, Lift};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
@@ -166,13 +167,29 @@ pub struct ReplaySummary {
 /// `out`. `progress` is called now and then with the number of bytes read so far.
 pub fn replay(
     set: Arc<UseCaseSet>,
+    input: impl BufRead,
+    out: impl Write,
+    options: &ReplayOptions,
+    progress: impl FnMut(u64),
+) -> std::io::Result<ReplaySummary> {
+    replay_with_decisions(set, input, out, None, options, progress)
+}
+
+/// [`replay`], also writing every decision (emitted, deferred, held out, suppressed, with
+/// the features read and the policy's outcome) as a JSON line to `decisions`.
+pub fn replay_with_decisions(
+    set: Arc<UseCaseSet>,
     mut input: impl BufRead,
     mut out: impl Write,
+    mut decisions: Option<&mut dyn Write>,
     options: &ReplayOptions,
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<ReplaySummary> {
     let started = Instant::now();
-    let processor = Processor::new(set.clone(), options.mode);
+    let mut processor = Processor::new(set.clone(), options.mode);
+    if decisions.is_some() {
+        processor = processor.with_decision_records(1.0);
+    }
     let catalog = &set.catalog;
     let mut counters = Counters::for_set(&set);
     // keys up to 24 bytes are stored inline: no pointer to chase per lookup
@@ -292,11 +309,20 @@ pub fn replay(
                 reindex(&mut due_index, &mut indexed, customer, dues);
             }
         }
+        if let Some(sink) = decisions.as_mut() {
+            for record in processor.take_decisions() {
+                serde_json::to_writer(&mut **sink, &record).map_err(std::io::Error::from)?;
+                sink.write_all(b"\n")?;
+            }
+        }
         if let Some(e) = write_error.take() {
             return Err(e);
         }
     }
     out.flush()?;
+    if let Some(sink) = decisions.as_mut() {
+        sink.flush()?;
+    }
     progress(bytes_read);
     summary.actions = actions;
     summary.expired_customers = counters.expired;
@@ -352,10 +378,84 @@ pub fn replay(
                     })
                     .collect()
             }),
+            priority: uc.priority,
+            channels: uc.channels.clone(),
+            labels: uc.labels.clone(),
+            policy: PolicyOutcomes {
+                suppressed: Reason::ALL
+                    .iter()
+                    .filter(|r| c.suppressed[**r as usize] > 0)
+                    .map(|r| (r.as_str().to_string(), c.suppressed[*r as usize]))
+                    .collect(),
+                deferred: c.deferred,
+                deferred_delivered: c.deferred_delivered,
+            },
+            measurement: (uc.holdout_share > 0.0 || c.treatment.exposed + c.control.exposed > 0).then(|| Measurement {
+                holdout_share: uc.holdout_share,
+                treatment: c.treatment,
+                control: c.control,
+                lift: lift(&c.treatment, &c.control),
+            }),
             ..Default::default()
         })
         .collect();
+    for uc in &mut summary.use_cases {
+        add_costs(&set.policy, uc);
+    }
+    summary.kpis = kpis(&set, &summary.use_cases);
     Ok(summary)
+}
+
+/// Actions × the channel's cost per action, and the return on it.
+fn add_costs(policy: &Policy, uc: &mut UseCaseSummary) {
+    uc.cost_by_channel = uc
+        .actions_by_channel
+        .iter()
+        .map(|(channel, n)| {
+            let cost = policy.channel(channel).map_or(0.0, |c| c.cost);
+            (channel.clone(), cost * *n as f64)
+        })
+        .collect();
+    uc.cost = uc.cost_by_channel.values().sum();
+    let incremental = uc
+        .measurement
+        .as_ref()
+        .and_then(|m| m.lift.as_ref())
+        .and_then(|l| l.incremental_revenue);
+    uc.roi = incremental.and_then(|i| roi(i.estimate, uc.cost));
+}
+
+/// The domain's early indicators over the run: attributable sales, revenue effect, degree of
+/// automation, cost and ROI.
+fn kpis(set: &UseCaseSet, use_cases: &[UseCaseSummary]) -> Kpis {
+    let live: Vec<&UseCaseSummary> = use_cases.iter().filter(|u| u.status == "live").collect();
+    let covered = |label: &str| -> Vec<String> {
+        let all: BTreeSet<String> = live.iter().filter_map(|u| u.labels.get(label).cloned()).collect();
+        all.into_iter().collect()
+    };
+    let channels: BTreeSet<String> = live.iter().flat_map(|u| u.channels.iter().cloned()).collect();
+    let measured = use_cases.iter().filter_map(|u| u.measurement.as_ref());
+    let incremental_revenue: f64 = measured
+        .clone()
+        .filter_map(|m| m.lift.and_then(|l| l.incremental_revenue))
+        .map(|i| i.estimate)
+        .sum();
+    let cost: f64 = use_cases.iter().map(|u| u.cost).sum();
+    Kpis {
+        use_cases: use_cases.len() as u64,
+        live_use_cases: live.len() as u64,
+        channels: channels.into_iter().collect(),
+        regions: covered("region"),
+        business_units: covered("business_unit"),
+        attributable_revenue: measured.map(|m| m.treatment.revenue).sum(),
+        incremental_revenue,
+        cost,
+        roi: roi(incremental_revenue, cost),
+        attribution_window_days: set
+            .policy
+            .configured
+            .then(|| set.policy.attribution_window as f64 / revenue_core::duration::DAY_MS as f64),
+    }
 }
 
 /// Per use case and stage: days from the previous stage, and from the first event.

@@ -1,7 +1,8 @@
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use revenue_core::Mode;
-use revenue_offline::{load_dir, replay, ReplayOptions, ReplaySummary};
+use revenue_offline::replay::replay_with_decisions;
+use revenue_offline::{load_dir, ReplayOptions, ReplaySummary};
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;
@@ -19,9 +20,13 @@ pub struct Args {
     /// Where to write the actions, one JSON object per line.
     #[arg(long)]
     out: PathBuf,
-    /// Also write the summary as JSON to this file.
+    /// Also write the summary as JSON to this file (input of `revenue-engine report`).
     #[arg(long)]
     summary_json: Option<PathBuf>,
+    /// Also write every decision (emitted, deferred, held out, suppressed; features read, score,
+    /// tier, policy outcome) as JSON lines to this file.
+    #[arg(long)]
+    decisions: Option<PathBuf>,
     /// Evaluate like the live engine (shadow and live use cases; drafts skipped).
     #[arg(long)]
     live_only: bool,
@@ -56,10 +61,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         ..ReplayOptions::default()
     };
-    let summary = replay(
+    let mut decisions = match &args.decisions {
+        None => None,
+        Some(path) => Some(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot create decisions file {}", path.display()))?,
+        )),
+    };
+    let summary = replay_with_decisions(
         set,
         BufReader::with_capacity(1 << 20, input),
         BufWriter::with_capacity(1 << 20, output),
+        decisions.as_mut().map(|w| w as &mut dyn std::io::Write),
         &options,
         |bytes| bar.set_position(bytes),
     )
@@ -115,6 +127,51 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
         if uc.timers_fired > 0 {
             println!("{:<30} timers fired: {}", "", uc.timers_fired);
         }
+        let policy = &uc.policy;
+        if !policy.suppressed.is_empty() {
+            let reasons: Vec<String> = policy.suppressed.iter().map(|(r, n)| format!("{r}: {n}")).collect();
+            println!(
+                "{:<30} not emitted by the contact policy: {}; deferred {}, delivered later {}",
+                "",
+                reasons.join(", "),
+                policy.deferred,
+                policy.deferred_delivered
+            );
+        }
+        if let Some(m) = &uc.measurement {
+            println!(
+                "{:<30} treatment {} exposed, {} converted ({:.0} revenue); control {} exposed, {} converted ({:.0} revenue)",
+                "",
+                m.treatment.exposed,
+                m.treatment.converted,
+                m.treatment.revenue,
+                m.control.exposed,
+                m.control.converted,
+                m.control.revenue
+            );
+            match &m.lift {
+                None => println!("{:<30} lift: not yet measurable (a group has no exposure)", ""),
+                Some(l) => {
+                    let d = l.rate_difference;
+                    let revenue = l.incremental_revenue.map_or_else(
+                        || "-".to_string(),
+                        |i| format!("{:.0} [{:.0}, {:.0}]", i.estimate, i.lower, i.upper),
+                    );
+                    println!(
+                        "{:<30} lift: conversion {:+.2} pp [{:+.2}, {:+.2}] (95 %){}; incremental revenue {revenue}",
+                        "",
+                        100.0 * d.estimate,
+                        100.0 * d.lower,
+                        100.0 * d.upper,
+                        if l.significant { ", significant" } else { ", not significant" }
+                    );
+                }
+            }
+        }
+        if uc.cost > 0.0 {
+            let roi = uc.roi.map_or_else(|| "-".to_string(), |r| format!("{:.1}×", r));
+            println!("{:<30} cost {:.2}; ROI {roi}", "", uc.cost);
+        }
         for stage in &uc.funnel {
             let rate = stage
                 .conversion_from_previous
@@ -131,6 +188,19 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
         }
     }
     println!();
+    let k = &s.kpis;
+    println!(
+        "KPIs: {} of {} use cases live, channels [{}], regions [{}], business units [{}]; attributable revenue {:.0}, incremental revenue {:.0}, cost {:.2}, ROI {}",
+        k.live_use_cases,
+        k.use_cases,
+        k.channels.join(", "),
+        k.regions.join(", "),
+        k.business_units.join(", "),
+        k.attributable_revenue,
+        k.incremental_revenue,
+        k.cost,
+        k.roi.map_or_else(|| "-".to_string(), |r| format!("{r:.1}×"))
+    );
     println!("{} actions written to {}", s.actions, args.out.display());
     if s.expired_customers > 0 {
         println!("{} idle customers left the state (expire_after)", s.expired_customers);
