@@ -122,7 +122,7 @@ fn render_section(out: &mut String, section: &Section<'_>) {
         })
         .collect();
     out.push_str("<div class=\"card\"><h3>Customers reached, by use case</h3>\n");
-    out.push_str(&bar_chart(&reach, 1100.0, 240.0, &|v| fmt_count(v as u64)));
+    out.push_str(&bar_chart(&reach, 1100.0, 250.0, 80.0, &|v| fmt_count(v as u64)));
     out.push_str("</div>\n");
     out.push_str("<h2 class=\"sub\">Use cases</h2>\n");
     for uc in &s.use_cases {
@@ -134,9 +134,18 @@ fn render_section(out: &mut String, section: &Section<'_>) {
 
 fn render_kpis(out: &mut String, s: &ReplaySummary) {
     let k = &s.kpis;
-    let total = if k.use_cases > 0 { k.use_cases } else { s.use_cases.len() as u64 };
+    let total = if k.use_cases > 0 {
+        k.use_cases
+    } else {
+        s.use_cases.len() as u64
+    };
     out.push_str("<div class=\"kpis\">\n");
-    kpi(out, "Attributable revenue", &fmt_amount(k.attributable_revenue), "sales of treated customers");
+    kpi(
+        out,
+        "Attributable revenue",
+        &fmt_amount(k.attributable_revenue),
+        "sales of treated customers",
+    );
     kpi(
         out,
         "Incremental revenue",
@@ -185,14 +194,18 @@ fn kpi(out: &mut String, label: &str, value: &str, note: &str) {
 }
 
 fn kpi_list(out: &mut String, label: &str, items: &[String]) {
-    let note = if items.is_empty() { "none recorded".to_string() } else { items.join(", ") };
+    let note = if items.is_empty() {
+        "none recorded".to_string()
+    } else {
+        items.join(", ")
+    };
     kpi(out, label, &fmt_count(items.len() as u64), &note);
 }
 
 fn render_overview_table(out: &mut String, s: &ReplaySummary) {
     out.push_str(
         "<div class=\"card\"><h3>Overview</h3>\n<table class=\"overview\">\n<thead><tr>\
-         <th>Use case</th><th>Status</th><th>Region · unit</th><th class=\"n\">Reach</th>\
+         <th>Use case</th><th>Status</th><th class=\"n\">Reach</th>\
          <th class=\"n\">Actions</th><th class=\"n\">Suppressed</th><th class=\"n\">Treatment conv.</th>\
          <th class=\"n\">Control conv.</th><th class=\"n\">Lift (95&nbsp;% CI)</th>\
          <th class=\"n\">Incremental revenue (95&nbsp;% CI)</th><th class=\"n\">Cost</th>\
@@ -202,11 +215,11 @@ fn render_overview_table(out: &mut String, s: &ReplaySummary) {
         let suppressed: u64 = uc.policy.suppressed.values().sum();
         w!(
             out,
-            "<tr><td class=\"id\">{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+            "<tr><td class=\"id\">{}<div class=\"ci\">{}</div></td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
              <td class=\"n\">{}</td>",
             escape(&uc.id),
-            status_badge(&uc.status),
             escape(&labels_text(uc)),
+            status_badge(&uc.status),
             fmt_count(uc.customers_reached),
             fmt_count(uc.actions),
             fmt_count(suppressed)
@@ -221,9 +234,9 @@ fn render_overview_table(out: &mut String, s: &ReplaySummary) {
                     "<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n {class}\">{}</td><td class=\"n\">{}</td>",
                     fmt_percent(lift.treatment_rate),
                     fmt_percent(lift.control_rate),
-                    escape(&fmt_interval(&lift.rate_difference, fmt_pp)),
+                    interval_cell(&lift.rate_difference, fmt_pp),
                     lift.incremental_revenue
-                        .map_or_else(|| "—".to_string(), |i| escape(&fmt_interval(&i, fmt_signed_amount)))
+                        .map_or_else(|| "—".to_string(), |i| interval_cell(&i, fmt_signed_amount))
                 );
             }
         }
@@ -276,7 +289,11 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
             stat(out, "Incremental revenue (95 % CI)", &revenue);
         }
         None => {
-            let why = if uc.measurement.is_some() { "not enough exposures yet" } else { "no control group" };
+            let why = if uc.measurement.is_some() {
+                "not enough exposures yet"
+            } else {
+                "no control group"
+            };
             w!(
                 out,
                 "<div class=\"stat\"><div class=\"label\">Lift</div><div class=\"value muted\">{why}</div></div>\n"
@@ -285,7 +302,7 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
     }
     out.push_str("</div>\n<div class=\"panels\">\n");
 
-    let channels: Vec<Bar> = uc
+    let mut channels: Vec<Bar> = uc
         .actions_by_channel
         .iter()
         .map(|(channel, n)| Bar {
@@ -294,20 +311,33 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
             color: palette.color(channel).into(),
         })
         .collect();
-    panel(out, "Actions by channel", &bar_chart(&channels, 360.0, 110.0, &|v| fmt_count(v as u64)));
+    channels.sort_by(|a, b| b.value.total_cmp(&a.value));
+    panel(
+        out,
+        "Actions by channel",
+        &bar_chart(&channels, 360.0, 100.0, 70.0, &|v| fmt_count(v as u64)),
+    );
 
     let mut reasons: Vec<Bar> = uc
         .policy
         .suppressed
         .iter()
         .map(|(reason, n)| Bar {
-            label: reason.replace('_', " "),
+            label: if reason == "holdout" {
+                "holdout (control)".into()
+            } else {
+                reason.replace('_', " ")
+            },
             value: *n as f64,
-            color: if reason == "holdout" { CONTROL.into() } else { SUPPRESSED.into() },
+            color: if reason == "holdout" {
+                CONTROL.into()
+            } else {
+                SUPPRESSED.into()
+            },
         })
         .collect();
     reasons.sort_by(|a, b| b.value.total_cmp(&a.value));
-    let mut body = bar_chart(&reasons, 360.0, 110.0, &|v| fmt_count(v as u64));
+    let mut body = bar_chart(&reasons, 360.0, 120.0, 60.0, &|v| fmt_count(v as u64));
     if uc.policy.deferred > 0 {
         w!(
             body,
@@ -322,20 +352,23 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
         Some(m) => {
             let rates = [
                 Bar {
-                    label: format!("treatment (n={})", fmt_count(m.treatment.exposed)),
+                    label: "treatment".into(),
                     value: m.treatment.conversion_rate().unwrap_or(0.0),
                     color: ACCENT.into(),
                 },
                 Bar {
-                    label: format!("control (n={})", fmt_count(m.control.exposed)),
+                    label: "control".into(),
                     value: m.control.conversion_rate().unwrap_or(0.0),
                     color: CONTROL.into(),
                 },
             ];
-            let mut body = bar_chart(&rates, 360.0, 130.0, &fmt_percent);
+            let mut body = bar_chart(&rates, 360.0, 70.0, 60.0, &fmt_percent);
             w!(
                 body,
-                "<p class=\"hint\">Holdout share {}; revenue {} treatment, {} control.</p>",
+                "<p class=\"hint\">Exposed: {} treatment, {} control (holdout share {}). \
+                 Revenue: {} treatment, {} control.</p>",
+                fmt_count(m.treatment.exposed),
+                fmt_count(m.control.exposed),
                 fmt_percent(m.holdout_share),
                 fmt_amount(m.treatment.revenue),
                 fmt_amount(m.control.revenue)
@@ -386,6 +419,16 @@ fn render_run_facts(out: &mut String, s: &ReplaySummary) {
     );
 }
 
+/// The estimate, and its interval below it in small type (keeps the table narrow).
+fn interval_cell(i: &Interval, f: fn(f64) -> String) -> String {
+    format!(
+        "{}<div class=\"ci\">{} to {}</div>",
+        escape(&f(i.estimate)),
+        escape(&f(i.lower)),
+        escape(&f(i.upper))
+    )
+}
+
 fn labels_text(uc: &UseCaseSummary) -> String {
     let parts: Vec<&str> = ["region", "business_unit"]
         .iter()
@@ -404,7 +447,10 @@ fn status_badge(status: &str) -> String {
         "shadow" => "shadow",
         _ => "other",
     };
-    format!("<span class=\"badge {class}\">{}</span>", escape(if status.is_empty() { "unknown" } else { status }))
+    format!(
+        "<span class=\"badge {class}\">{}</span>",
+        escape(if status.is_empty() { "unknown" } else { status })
+    )
 }
 
 fn significance_class(interval: &Interval) -> &'static str {
@@ -477,7 +523,7 @@ pub fn fmt_count(n: u64) -> String {
 
 /// An amount of money, currency-neutral: whole units from 100 up, cents below.
 pub fn fmt_amount(x: f64) -> String {
-    fmt_number(x, if x.abs() >= 100.0 { 0 } else { 2 })
+    fmt_number(x, if x.abs() >= 100.0 || x.fract() == 0.0 { 0 } else { 2 })
 }
 
 pub fn fmt_signed_amount(x: f64) -> String {
@@ -628,7 +674,11 @@ fn lift_row(uc: &UseCaseSummary) -> ForestRow {
     ForestRow {
         label: uc.id.clone(),
         interval,
-        note: if uc.measurement.is_some() { "not enough exposures yet" } else { "no control group" },
+        note: if uc.measurement.is_some() {
+            "not enough exposures yet"
+        } else {
+            "no control group"
+        },
     }
 }
 
@@ -762,13 +812,12 @@ struct Bar {
 }
 
 /// Horizontal bars with their values written at the end; `label_width` px for the labels.
-fn bar_chart(bars: &[Bar], width: f64, label_width: f64, f: &dyn Fn(f64) -> String) -> String {
+fn bar_chart(bars: &[Bar], width: f64, label_width: f64, value_width: f64, f: &dyn Fn(f64) -> String) -> String {
     if bars.is_empty() {
         return "<p class=\"muted none\">none</p>".into();
     }
     const ROW: f64 = 26.0;
-    const VALUE: f64 = 70.0;
-    let scale = Scale::nice(bars.iter().map(|b| b.value), (label_width + 8.0, width - VALUE));
+    let scale = Scale::nice(bars.iter().map(|b| b.value), (label_width + 8.0, width - value_width));
     let height = ROW * bars.len() as f64 + 4.0;
     let mut svg = String::new();
     w!(
@@ -776,18 +825,26 @@ fn bar_chart(bars: &[Bar], width: f64, label_width: f64, f: &dyn Fn(f64) -> Stri
         "<svg class=\"chart\" viewBox=\"0 0 {width} {height}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
     // scale to the largest bar rather than a round tick: the bars are read by their numbers
-    let max = bars.iter().map(|b| b.value).filter(|v| v.is_finite()).fold(0.0, f64::max);
+    let max = bars
+        .iter()
+        .map(|b| b.value)
+        .filter(|v| v.is_finite())
+        .fold(0.0, f64::max);
     let span = scale.range.1 - scale.range.0;
     for (i, bar) in bars.iter().enumerate() {
         let y = 2.0 + ROW * i as f64;
-        let len = if max > 0.0 && bar.value.is_finite() { (bar.value.max(0.0) / max * span).max(1.0) } else { 1.0 };
+        let len = if max > 0.0 && bar.value.is_finite() {
+            (bar.value.max(0.0) / max * span).max(1.0)
+        } else {
+            1.0
+        };
         w!(
             svg,
             "<text x=\"{label_width:.1}\" y=\"{:.1}\" class=\"label\" text-anchor=\"end\">{}</text>\
              <rect x=\"{:.1}\" y=\"{:.1}\" width=\"{len:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"{}\"/>\
              <text x=\"{:.1}\" y=\"{:.1}\" class=\"value\">{}</text>",
             y + ROW / 2.0 + 4.0,
-            escape(&truncate(&bar.label, (label_width / 7.0) as usize)),
+            escape(&truncate(&bar.label, (label_width / 6.5) as usize)),
             scale.range.0,
             y + 4.0,
             ROW - 8.0,
@@ -849,11 +906,19 @@ fn funnel_chart(stages: &[StageSummary]) -> String {
                     fmt_percent(c)
                 );
             }
-            None => w!(svg, "<text x=\"{:.1}\" y=\"{mid:.1}\" class=\"note\">entry stage</text>", conv.0),
+            None => w!(
+                svg,
+                "<text x=\"{:.1}\" y=\"{mid:.1}\" class=\"note\">entry stage</text>",
+                conv.0
+            ),
         }
         match stage.median_days_from_previous.filter(|d| d.is_finite()) {
             Some(d) => {
-                let len = if max_days > 0.0 { (d.max(0.0) / max_days * (vel.1 - vel.0)).max(1.0) } else { 1.0 };
+                let len = if max_days > 0.0 {
+                    (d.max(0.0) / max_days * (vel.1 - vel.0)).max(1.0)
+                } else {
+                    1.0
+                };
                 w!(
                     svg,
                     "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{len:.1}\" height=\"{:.1}\" rx=\"2\" fill=\"{}\"/>\
@@ -907,7 +972,8 @@ table.overview th{text-align:left;font-weight:600;color:#424a53;border-bottom:2p
 table.overview td{border-bottom:1px solid #eaeef2;padding:6px 6px;vertical-align:top}
 table.overview .n{text-align:right;white-space:nowrap}
 table.overview .c{text-align:center}
-td.id{font-weight:600;word-break:break-all}
+td.id{font-weight:600;white-space:nowrap}
+table.overview .ci{font-size:11px;color:#59636e;font-weight:400}
 .muted{color:#8c959f;font-style:italic}
 .pos{color:#1a7f37;font-weight:600}
 .neg{color:#c0362c;font-weight:600}
@@ -945,7 +1011,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape(r#"<b>"x" & 'y'</b>"#), "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;");
+        assert_eq!(
+            escape(r#"<b>"x" & 'y'</b>"#),
+            "&lt;b&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/b&gt;"
+        );
         let summary = ReplaySummary {
             use_cases: vec![UseCaseSummary {
                 id: "<script>alert(1)</script>".into(),
