@@ -17,6 +17,7 @@ pub struct EngineConfig {
     pub use_cases: UseCasesConfig,
     pub state: StateConfig,
     pub http: HttpConfig,
+    pub audit: AuditConfig,
     pub log: LogConfig,
 }
 
@@ -141,6 +142,64 @@ impl StateConfig {
 pub struct HttpConfig {
     /// `/metrics`, `/healthz`, `/readyz`; empty to disable.
     pub listen: String,
+    /// `GET /customers/{id}`: a customer's state, explained (off by default).
+    pub customer_api: CustomerApiConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CustomerApiConfig {
+    pub enabled: bool,
+    /// The bearer token callers send (`Authorization: Bearer <token>`); prefer `token_file`.
+    pub token: Secret,
+    /// A file holding the token (e.g. a mounted Kubernetes Secret); read at startup.
+    pub token_file: PathBuf,
+}
+
+impl CustomerApiConfig {
+    /// The token when the API is enabled (`token`, or the trimmed contents of `token_file`).
+    pub fn enabled_token(&self) -> Option<&str> {
+        (self.enabled && !self.token.0.is_empty()).then_some(self.token.0.as_str())
+    }
+}
+
+/// A string that is never printed (`Debug` shows `***`).
+#[derive(Clone, Default, Deserialize, PartialEq)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "***" })
+    }
+}
+
+/// Decision records to a Kafka topic: every decision to act — emitted, deferred, held out or
+/// suppressed — with the features read, the score, the tier and the contact policy's outcome.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Empty: no decision records.
+    pub topic: String,
+    /// Share of customers (0..1) whose decisions are recorded, chosen by a hash of the customer
+    /// id (a sampled customer's whole history is kept).
+    pub sample: f64,
+}
+
+impl AuditConfig {
+    /// The topic and share when records are on.
+    pub fn enabled(&self) -> Option<(&str, f64)> {
+        (!self.topic.trim().is_empty() && self.sample > 0.0).then_some((self.topic.as_str(), self.sample))
+    }
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            topic: String::new(),
+            sample: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -218,6 +277,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: "0.0.0.0:9464".into(),
+            customer_api: CustomerApiConfig::default(),
         }
     }
 }
@@ -302,6 +362,7 @@ impl EngineConfig {
         })?;
         config.kafka.properties.extend(env_properties);
         config.check(&source_name)?;
+        config.read_token_file(&source_name)?;
         Ok(config)
     }
 
@@ -339,6 +400,28 @@ impl EngineConfig {
         if self.state.commit_interval_ms == 0 {
             return Err(invalid("state.commit_interval_ms", "must be at least 1", "e.g. 1000"));
         }
+        if !(self.audit.sample.is_finite() && (0.0..=1.0).contains(&self.audit.sample)) {
+            return Err(invalid(
+                "audit.sample",
+                &format!("share {} out of range", self.audit.sample),
+                "a share of customers from 0 to 1, e.g. 1.0 for every customer or 0.1 for a tenth",
+            ));
+        }
+        let api = &self.http.customer_api;
+        if api.enabled && !api.token.0.is_empty() && !api.token_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "http.customer_api.token",
+                "both token and token_file are set",
+                "give one of them; token_file keeps the token out of the configuration",
+            ));
+        }
+        if api.enabled && api.token.0.trim().is_empty() && api.token_file.as_os_str().is_empty() {
+            return Err(invalid(
+                "http.customer_api.token",
+                "the customer API is enabled without a token",
+                "set http.customer_api.token_file (a mounted secret) or http.customer_api.token, or enabled: false",
+            ));
+        }
         for key in self.kafka.properties.keys() {
             if matches!(
                 key.as_str(),
@@ -355,6 +438,29 @@ impl EngineConfig {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// An enabled customer API with a `token_file`: the token is read from it now, so a
+    /// missing or empty file is a startup error rather than a locked endpoint.
+    fn read_token_file(&mut self, source_name: &str) -> Result<(), ConfigError> {
+        let api = &mut self.http.customer_api;
+        if !api.enabled || api.token_file.as_os_str().is_empty() {
+            return Ok(());
+        }
+        let invalid = |message: String| ConfigError::Invalid {
+            source_name: source_name.to_string(),
+            key: "http.customer_api.token_file".into(),
+            message,
+            hint: "point it at a readable file holding the bearer token (e.g. a mounted Kubernetes Secret)".into(),
+        };
+        let text = std::fs::read_to_string(&api.token_file)
+            .map_err(|e| invalid(format!("cannot read {}: {e}", api.token_file.display())))?;
+        let token = text.trim();
+        if token.is_empty() {
+            return Err(invalid(format!("{} is empty", api.token_file.display())));
+        }
+        api.token = Secret(token.to_string());
         Ok(())
     }
 }
@@ -447,5 +553,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("/no/such.yaml"), "{err}");
+    }
+
+    #[test]
+    fn audit_section_defaults_off_and_checks_the_sample() {
+        let config = EngineConfig::load_with_env(None, vec![]).expect("defaults");
+        assert_eq!(config.audit.enabled(), None, "off by default");
+        assert_eq!(config.audit.sample, 1.0);
+        let file = write("audit:\n  topic: decisions\n  sample: 0.25\n");
+        let config = EngineConfig::load_with_env(Some(file.path()), vec![]).expect("loads");
+        assert_eq!(config.audit.enabled(), Some(("decisions", 0.25)));
+        for bad in ["1.5", "-0.1", "2"] {
+            let file = write(&format!("audit:\n  topic: decisions\n  sample: {bad}\n"));
+            let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("audit.sample") && err.contains("hint"), "{bad}: {err}");
+        }
+        let file = write("audit:\n  topik: decisions\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("topik"), "{err}");
+    }
+
+    #[test]
+    fn the_customer_api_needs_a_token_and_never_prints_it() {
+        let file = write("http:\n  customer_api:\n    enabled: true\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("http.customer_api.token"), "{err}");
+        let file = write("http:\n  customer_api:\n    enabled: true\n    token: s3cret\n");
+        let config = EngineConfig::load_with_env(Some(file.path()), vec![]).expect("loads");
+        assert_eq!(config.http.customer_api.enabled_token(), Some("s3cret"));
+        assert!(!format!("{config:?}").contains("s3cret"), "Debug hides the token");
+        let dir = tempfile::tempdir().expect("dir");
+        let token = dir.path().join("token");
+        std::fs::write(&token, "from-file\n").expect("token file");
+        let file = write(&format!(
+            "http:\n  customer_api:\n    enabled: true\n    token_file: {}\n",
+            token.display()
+        ));
+        let config = EngineConfig::load_with_env(Some(file.path()), vec![]).expect("loads");
+        assert_eq!(config.http.customer_api.enabled_token(), Some("from-file"));
+        let file = write("http:\n  customer_api:\n    enabled: true\n    token_file: /no/such/token\n");
+        let err = EngineConfig::load_with_env(Some(file.path()), vec![])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("http.customer_api.token_file") && err.contains("/no/such/token"),
+            "{err}"
+        );
+        let config = EngineConfig::load_with_env(None, vec![]).expect("defaults");
+        assert_eq!(config.http.customer_api.enabled_token(), None, "off by default");
     }
 }

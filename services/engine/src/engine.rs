@@ -19,6 +19,8 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use rdkafka::types::RDKafkaRespErr;
 use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
+use revenue_core::measure::GroupTotals;
+use revenue_core::policy::Reason;
 use revenue_core::processor::Counters;
 use revenue_core::{Action, Mode, Processor, Source, UseCaseSet};
 use std::collections::BTreeMap;
@@ -56,6 +58,8 @@ pub struct Status {
     pub restoring: AtomicUsize,
     /// The running use cases, and a validated new set waiting to be swapped in.
     pub use_cases: crate::reload::UseCaseSlot,
+    /// `GET /customers/{id}`: questions from the HTTP listener, answered by the engine loop.
+    pub customers: crate::customers::CustomerQueries,
     heartbeat_ms: AtomicI64,
 }
 
@@ -200,8 +204,25 @@ struct Worker {
     metrics: Arc<Metrics>,
     status: Arc<Status>,
     buffer: Vec<u8>,
+    /// `audit.topic` when decision records are on.
+    audit_topic: Option<Arc<str>>,
+    audit_buffer: Vec<u8>,
+    /// Decision records produced since the last checkpoint (published as a metric there).
+    audit_records: u64,
+    /// Attribution totals (treatment, control) since this process started, per use case id:
+    /// what the lift gauges are computed from (they survive use-case reloads).
+    attribution: BTreeMap<Arc<str>, (GroupTotals, GroupTotals)>,
     sample: u32,
     fatal: Option<EngineError>,
+}
+
+/// The processor of a set, recording decisions when the audit topic is on.
+fn processor_for(set: &Arc<UseCaseSet>, config: &EngineConfig) -> Processor {
+    let processor = Processor::new(set.clone(), Mode::Engine);
+    match config.audit.enabled() {
+        Some((_, sample)) => processor.with_decision_records(sample),
+        None => processor,
+    }
 }
 
 struct EngineContext {
@@ -400,7 +421,7 @@ pub fn start(
         .create_with_context(EngineContext {
             metrics: metrics.clone(),
             worker: Mutex::new(Worker {
-                processor: Processor::new(set.clone(), Mode::Engine),
+                processor: processor_for(&set, &config),
                 counters: Counters::for_set(&set),
                 published: Counters::for_set(&set),
                 set,
@@ -422,6 +443,10 @@ pub fn start(
                 metrics: metrics.clone(),
                 status: status.clone(),
                 buffer: Vec::with_capacity(512),
+                audit_topic: config.audit.enabled().map(|(topic, _)| Arc::from(topic)),
+                audit_buffer: Vec::with_capacity(512),
+                audit_records: 0,
+                attribution: BTreeMap::new(),
                 sample: 0,
                 fatal: None,
             }),
@@ -433,6 +458,9 @@ pub fn start(
         crate::changelog::ensure_topic(&consumer, &kafka_config(&config), topic, partitions, replication)?;
     }
     consumer.subscribe(&topics)?;
+    if let Some(token) = config.http.customer_api.enabled_token() {
+        status.customers.enable(token);
+    }
     status.beat();
     let use_cases = consumer.context().lock().set.clone();
     status.use_cases.started_with(&config.use_cases.dir, &use_cases);
@@ -511,6 +539,52 @@ fn run_loop(
     interval: Duration,
 ) -> Result<EngineReport, EngineError> {
     info!("engine started");
+    // `GET /customers/{id}` questions, answered between two polls (RocksDB stays on this thread);
+    // the receiver goes back to the status however the loop ends
+    let queries = QueryReceiver {
+        receiver: status.customers.take_receiver(),
+        status: status.clone(),
+    };
+    process_until_stopped(&consumer, &stop, &status, interval, &queries)?;
+    status.stopping.store(true, Ordering::Relaxed);
+    info!("stopping: finishing in-flight work");
+    let report = {
+        let mut worker = consumer.context().lock();
+        let all: Vec<(String, i32)> = worker
+            .tasks
+            .iter()
+            .flat_map(|t| t.inputs.iter().map(|i| (i.topic.to_string(), t.partition)))
+            .collect();
+        worker.release_partitions(&consumer, &all)?;
+        worker.report()
+    };
+    consumer.unsubscribe();
+    drop(consumer);
+    info!("engine stopped cleanly");
+    Ok(report)
+}
+
+/// The engine loop's end of the customer queries; handed back to the status when dropped.
+struct QueryReceiver {
+    receiver: Option<std::sync::mpsc::Receiver<crate::customers::CustomerQuery>>,
+    status: Arc<Status>,
+}
+
+impl Drop for QueryReceiver {
+    fn drop(&mut self) {
+        if let Some(receiver) = self.receiver.take() {
+            self.status.customers.return_receiver(receiver);
+        }
+    }
+}
+
+fn process_until_stopped(
+    consumer: &BaseConsumer<EngineContext>,
+    stop: &AtomicBool,
+    status: &Status,
+    interval: Duration,
+    queries: &QueryReceiver,
+) -> Result<(), EngineError> {
     let mut last_checkpoint = Instant::now();
     let stall_limit = consumer.context().lock().config.kafka.session_timeout();
     let mut alive = Instant::now();
@@ -532,36 +606,27 @@ fn run_loop(
                 "engine stalled past the session timeout; dropping uncommitted work until the group rebalances"
             );
             worker.suspect_until = Some(Instant::now() + stall_limit);
-            worker.discard_uncommitted(&consumer)?;
+            worker.discard_uncommitted(consumer)?;
         }
         match message {
             None => {}
             Some(Ok(message)) => worker.handle(&message),
             Some(Err(e)) => warn!(error = %e, "consumer error"),
         }
+        if let Some(receiver) = &queries.receiver {
+            // one non-blocking check per loop iteration
+            while let Ok(query) = receiver.try_recv() {
+                worker.answer(query);
+            }
+        }
         if last_checkpoint.elapsed() >= interval || worker.over_capacity() {
-            worker.checkpoint(&consumer, false)?;
+            worker.checkpoint(consumer, false)?;
             worker.fire_due_timers()?;
             worker.swap_in_new_use_cases();
             last_checkpoint = Instant::now();
         }
     }
-    status.stopping.store(true, Ordering::Relaxed);
-    info!("stopping: finishing in-flight work");
-    let report = {
-        let mut worker = consumer.context().lock();
-        let all: Vec<(String, i32)> = worker
-            .tasks
-            .iter()
-            .flat_map(|t| t.inputs.iter().map(|i| (i.topic.to_string(), t.partition)))
-            .collect();
-        worker.release_partitions(&consumer, &all)?;
-        worker.report()
-    };
-    consumer.unsubscribe();
-    drop(consumer);
-    info!("engine stopped cleanly");
-    Ok(report)
+    Ok(())
 }
 
 impl Worker {
@@ -723,6 +788,24 @@ impl Worker {
         Ok(())
     }
 
+    /// Answers a `GET /customers/{id}` from the stores of the assigned partitions.
+    fn answer(&self, query: crate::customers::CustomerQuery) {
+        use crate::customers::{describe, CustomerReply};
+        let mut reply = CustomerReply::NotHere;
+        for task in &self.tasks {
+            match task.store.peek(&self.set.catalog, &query.customer_id) {
+                Ok(None) => continue,
+                Ok(Some(state)) => {
+                    reply = CustomerReply::Found(describe(&self.set, task.partition, &query.customer_id, &state));
+                }
+                Err(e) => reply = CustomerReply::Failed(e.to_string()),
+            }
+            break;
+        }
+        // the asker may have given up waiting: nothing to do then
+        let _ = query.reply.send(reply);
+    }
+
     fn over_capacity(&self) -> bool {
         self.tasks.iter().any(|t| t.store.over_capacity())
     }
@@ -785,6 +868,9 @@ impl Worker {
             counters,
             buffer,
             status,
+            audit_topic,
+            audit_buffer,
+            audit_records,
             ..
         } = self;
         let task = &mut tasks[index];
@@ -804,6 +890,9 @@ impl Worker {
         processor.process(state, &event, source, counters, &mut |action: Action| {
             emit(encoder, producer, buffer, status, &action)
         });
+        if let Some(topic) = audit_topic {
+            *audit_records += send_decisions(processor, producer, topic, audit_buffer);
+        }
         if let Some(started) = started {
             self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
         }
@@ -841,6 +930,9 @@ impl Worker {
                 counters,
                 buffer,
                 status,
+                audit_topic,
+                audit_buffer,
+                audit_records,
                 ..
             } = self;
             let task = &mut tasks[index];
@@ -853,17 +945,22 @@ impl Worker {
                     let Some(state) = task.store.existing_customer(&set.catalog, &id)? else {
                         continue;
                     };
-                    let before = (state.clock, state.timers.clone());
                     let expired = processor.fire_due(state, &id, bounds[0], wall, counters, &mut |action: Action| {
                         emit(encoder, producer, buffer, status, &action)
                     });
+                    if let Some(topic) = audit_topic.as_deref() {
+                        *audit_records += send_decisions(processor, producer, topic, audit_buffer);
+                    }
+                    // something was due, so something changed: a timer fired or was dropped, a
+                    // deferred action went out, the customer expired or was reset (withdrawn
+                    // consent outlives expiry). Written at the next checkpoint, where the
+                    // customer's due-time index entries move to what its state has due then.
                     if expired {
                         task.store.remove(&id);
-                        task.dirty = true;
-                    } else if (state.clock, &state.timers) != (before.0, &before.1) {
+                    } else {
                         task.store.mark_changed(&id);
-                        task.dirty = true;
                     }
+                    task.dirty = true;
                 }
                 task.next_due[kind as usize] = task.store.next_due(kind, bound)?.unwrap_or(i64::MAX);
             }
@@ -1141,7 +1238,7 @@ impl Worker {
         let Some(set) = self.status.use_cases.take_pending() else {
             return;
         };
-        self.processor = Processor::new(set.clone(), Mode::Engine);
+        self.processor = processor_for(&set, &self.config);
         self.counters = Counters::for_set(&set);
         self.published = Counters::for_set(&set);
         self.counters_at_begin = Counters::for_set(&set);
@@ -1204,7 +1301,55 @@ impl Worker {
                 };
                 target.with_label_values(&[id, tier.channel.as_ref()]).inc_by(n - b);
             }
+            for reason in Reason::ALL {
+                let (n, b) = (now.suppressed[reason as usize], before.suppressed[reason as usize]);
+                if n > b {
+                    m.policy_suppressed
+                        .with_label_values(&[id, reason.as_str()])
+                        .inc_by(n - b);
+                }
+            }
+            m.policy_deferred
+                .with_label_values(&[id])
+                .inc_by(now.deferred.saturating_sub(before.deferred));
+            m.policy_deferred_delivered
+                .with_label_values(&[id])
+                .inc_by(now.deferred_delivered.saturating_sub(before.deferred_delivered));
+            let cumulative = self
+                .attribution
+                .entry(uc.id.clone())
+                .or_insert_with(|| (GroupTotals::default(), GroupTotals::default()));
+            for (group, now, before, total) in [
+                ("treatment", &now.treatment, &before.treatment, &mut cumulative.0),
+                ("control", &now.control, &before.control, &mut cumulative.1),
+            ] {
+                let delta = GroupTotals {
+                    exposed: now.exposed.saturating_sub(before.exposed),
+                    converted: now.converted.saturating_sub(before.converted),
+                    conversions: now.conversions.saturating_sub(before.conversions),
+                    revenue: now.revenue - before.revenue,
+                    revenue_squared: now.revenue_squared - before.revenue_squared,
+                };
+                publish_attribution(m, id, group, &delta);
+                total.merge(&delta);
+            }
+            if let Some(lift) = revenue_core::measure::lift(&cumulative.0, &cumulative.1) {
+                let bounds = |gauge: &prometheus::GaugeVec, interval: &revenue_core::measure::Interval| {
+                    for (bound, value) in [
+                        ("estimate", interval.estimate),
+                        ("lower", interval.lower),
+                        ("upper", interval.upper),
+                    ] {
+                        gauge.with_label_values(&[id, bound]).set(value);
+                    }
+                };
+                bounds(&m.lift_rate_difference, &lift.rate_difference);
+                if let Some(revenue) = &lift.incremental_revenue {
+                    bounds(&m.lift_incremental_revenue, revenue);
+                }
+            }
         }
+        m.audit_records.inc_by(std::mem::take(&mut self.audit_records));
         self.published = self.counters.clone();
         for input in self.tasks.iter_mut().flat_map(|t| t.inputs.iter_mut()) {
             m.events_in
@@ -1224,8 +1369,65 @@ impl Worker {
     }
 }
 
-/// Produces, waiting while the local queue is full; other errors are counted as failed
-/// deliveries, so the next checkpoint refuses to commit past them.
+/// Publishes one group's attribution deltas. Counters only go up: a negative revenue delta
+/// (refunds counted as negative conversion values) is not published.
+fn publish_attribution(m: &Metrics, id: &str, group: &str, delta: &GroupTotals) {
+    let labels = [id, group];
+    if delta.exposed > 0 {
+        m.attribution_exposures.with_label_values(&labels).inc_by(delta.exposed);
+    }
+    if delta.converted > 0 {
+        m.attribution_converted
+            .with_label_values(&labels)
+            .inc_by(delta.converted);
+    }
+    if delta.conversions > 0 {
+        m.attribution_conversions
+            .with_label_values(&labels)
+            .inc_by(delta.conversions);
+    }
+    if delta.revenue > 0.0 {
+        m.attribution_revenue.with_label_values(&labels).inc_by(delta.revenue);
+    }
+    if delta.revenue_squared > 0.0 {
+        m.attribution_revenue_squared
+            .with_label_values(&labels)
+            .inc_by(delta.revenue_squared);
+    }
+}
+
+/// Produces the processor's decision records since the last call to the audit topic (JSON,
+/// keyed by customer id) through [`send`], so a failed delivery blocks the checkpoint as a
+/// failed action does; in exactly-once mode they belong to the open transaction. Returns how
+/// many were produced.
+fn send_decisions(
+    processor: &Processor,
+    producer: &ThreadedProducer<ProducerCtx>,
+    topic: &str,
+    buffer: &mut Vec<u8>,
+) -> u64 {
+    let records = processor.take_decisions();
+    let mut sent = 0;
+    for record in &records {
+        buffer.clear();
+        if let Err(e) = serde_json::to_writer(&mut *buffer, record) {
+            warn!(error = %e, use_case = %record.use_case_id, "decision record could not be encoded");
+            continue;
+        }
+        let headers = OwnedHeaders::new_with_capacity(1).insert(Header {
+            key: "use_case_id",
+            value: Some(record.use_case_id.as_bytes()),
+        });
+        let message = BaseRecord::to(topic)
+            .key(record.customer_id.as_bytes())
+            .payload(buffer.as_slice())
+            .headers(headers);
+        send(producer, message);
+        sent += 1;
+    }
+    sent
+}
+
 /// Produces an action to its topic (`live` use cases only; shadow ones are counted, not sent).
 fn emit(
     encoder: &ActionEncoder,
@@ -1258,6 +1460,8 @@ fn emit(
     status.actions_out.fetch_add(1, Ordering::Relaxed);
 }
 
+/// Produces, waiting while the local queue is full; other errors are counted as failed
+/// deliveries, so the next checkpoint refuses to commit past them.
 fn send<K: rdkafka::message::ToBytes + ?Sized, P: rdkafka::message::ToBytes + ?Sized>(
     producer: &ThreadedProducer<ProducerCtx>,
     record: BaseRecord<'_, K, P>,

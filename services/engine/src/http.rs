@@ -1,11 +1,14 @@
 //! The HTTP listener: `/metrics` (Prometheus text), `/healthz` (the processing loop is alive)
-//! `/readyz` (joined the group and not shutting down) and `/usecases` (the loaded use cases, with
-//! id, version, status and checksum, and the last refused reload).
+//! `/readyz` (joined the group and not shutting down), `/usecases` (the loaded use cases, with
+//! id, version, status and checksum, and the last refused reload) and, when
+//! `http.customer_api` enables it, `GET /customers/{id}` (a customer's state, explained; bearer
+//! token; answered by the engine thread, see [`crate::customers`]).
 
+use crate::customers::{AskError, CustomerQuery, CustomerReply};
 use crate::engine::Status;
 use crate::metrics::Metrics;
-use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -55,6 +58,70 @@ async fn serve_usecases(State(app): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// How long a customer query waits for the engine loop (busy restoring, or a long checkpoint).
+const CUSTOMER_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn json_error(code: StatusCode, message: &str) -> axum::response::Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::json!({ "error": message }).to_string(),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&[u8]> {
+    let value = headers.get(header::AUTHORIZATION)?.as_bytes();
+    let scheme = value.get(..7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then(|| &value[7..])
+}
+
+async fn serve_customer(
+    State(app): State<AppState>,
+    Path(customer_id): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let customers = &app.status.customers;
+    if !customers.enabled() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "the customer API is disabled (http.customer_api.enabled)",
+        );
+    }
+    if !bearer(&headers).is_some_and(|token| customers.authorized(token)) {
+        let mut response = json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+        return response;
+    }
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    match customers.ask(CustomerQuery { customer_id, reply }) {
+        Ok(()) => {}
+        Err(AskError::Disabled) => {
+            return json_error(
+                StatusCode::NOT_FOUND,
+                "the customer API is disabled (http.customer_api.enabled)",
+            )
+        }
+        Err(AskError::Busy) => return json_error(StatusCode::SERVICE_UNAVAILABLE, "the engine is busy; retry shortly"),
+    }
+    match tokio::time::timeout(CUSTOMER_TIMEOUT, answer).await {
+        Ok(Ok(CustomerReply::Found(state))) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string_pretty(&state).unwrap_or_default(),
+        )
+            .into_response(),
+        Ok(Ok(CustomerReply::NotHere)) => json_error(StatusCode::NOT_FOUND, "customer not on this instance"),
+        Ok(Ok(CustomerReply::Failed(message))) => json_error(StatusCode::INTERNAL_SERVER_ERROR, &message),
+        // the engine loop ended, or did not get to the question in time (restoring a partition)
+        Ok(Err(_)) | Err(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine did not answer in time (restoring or stopping); retry shortly",
+        ),
+    }
+}
+
 pub struct HttpServer {
     pub addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -72,6 +139,7 @@ impl HttpServer {
             .route("/healthz", get(serve_healthz))
             .route("/readyz", get(serve_readyz))
             .route("/usecases", get(serve_usecases))
+            .route("/customers/{id}", get(serve_customer))
             .with_state(AppState { metrics, status });
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

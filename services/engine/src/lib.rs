@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod changelog;
 pub mod config;
+pub mod customers;
 pub mod demo;
 pub mod engine;
 pub mod failpoint;

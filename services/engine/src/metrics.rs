@@ -3,7 +3,8 @@
 //! counters; they are published here once per commit interval.
 
 use prometheus::{
-    Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    CounterVec, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -32,6 +33,17 @@ pub struct Metrics {
     pub input_lag: IntGaugeVec,
     pub usecase_reloads: IntCounterVec,
     pub usecase_info: IntGaugeVec,
+    pub policy_suppressed: IntCounterVec,
+    pub policy_deferred: IntCounterVec,
+    pub policy_deferred_delivered: IntCounterVec,
+    pub attribution_exposures: IntCounterVec,
+    pub attribution_converted: IntCounterVec,
+    pub attribution_conversions: IntCounterVec,
+    pub attribution_revenue: CounterVec,
+    pub attribution_revenue_squared: CounterVec,
+    pub lift_rate_difference: GaugeVec,
+    pub lift_incremental_revenue: GaugeVec,
+    pub audit_records: IntCounter,
 }
 
 /// Registers `metric` (names are fixed in this file, so a failure is a programming error).
@@ -64,6 +76,20 @@ fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> In
     register(
         registry,
         IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+    )
+}
+
+fn float_counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
+    register(
+        registry,
+        CounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
+    )
+}
+
+fn float_gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
+    register(
+        registry,
+        GaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
     )
 }
 
@@ -224,6 +250,71 @@ impl Metrics {
                 "revenue_engine_usecase_info",
                 "1 per loaded use case, with its version and status.",
                 &["use_case", "version", "status"],
+            ),
+            policy_suppressed: counter_vec(
+                &r,
+                "revenue_engine_policy_suppressed_total",
+                "Decisions to act the contact policy did not emit (now), by use case and reason (consent, cap, cooldown, quiet_hours, arbitration, holdout).",
+                &["use_case", "reason"],
+            ),
+            policy_deferred: counter_vec(
+                &r,
+                "revenue_engine_policy_deferred_total",
+                "Decisions deferred to the end of the customer's quiet hours (also counted as suppressed with reason quiet_hours).",
+                &["use_case"],
+            ),
+            policy_deferred_delivered: counter_vec(
+                &r,
+                "revenue_engine_policy_deferred_delivered_total",
+                "Deferred actions sent when the quiet hours ended.",
+                &["use_case"],
+            ),
+            attribution_exposures: counter_vec(
+                &r,
+                "revenue_engine_attribution_exposures_total",
+                "Attribution windows opened by a decision to act (treatment) or to hold out (control).",
+                &["use_case", "group"],
+            ),
+            attribution_converted: counter_vec(
+                &r,
+                "revenue_engine_attribution_converted_total",
+                "Exposures with at least one conversion in their attribution window.",
+                &["use_case", "group"],
+            ),
+            attribution_conversions: counter_vec(
+                &r,
+                "revenue_engine_attribution_conversions_total",
+                "Conversion events attributed to a use case's exposures.",
+                &["use_case", "group"],
+            ),
+            attribution_revenue: float_counter_vec(
+                &r,
+                "revenue_engine_attribution_revenue_total",
+                "Revenue of the conversions attributed to a use case's exposures.",
+                &["use_case", "group"],
+            ),
+            attribution_revenue_squared: float_counter_vec(
+                &r,
+                "revenue_engine_attribution_revenue_squared_total",
+                "Sum over exposures of their revenue squared (for the variance of revenue per exposure).",
+                &["use_case", "group"],
+            ),
+            lift_rate_difference: float_gauge_vec(
+                &r,
+                "revenue_engine_lift_conversion_rate_difference_ratio",
+                "Treatment minus control conversion rate with its 95 % interval (bound: estimate, lower, upper), from this instance's totals since it started; sum the attribution counters across instances for the whole picture.",
+                &["use_case", "bound"],
+            ),
+            lift_incremental_revenue: float_gauge_vec(
+                &r,
+                "revenue_engine_lift_incremental_revenue",
+                "Revenue the use case added over its control group with its 95 % interval (bound: estimate, lower, upper), from this instance's totals since it started.",
+                &["use_case", "bound"],
+            ),
+            audit_records: counter(
+                &r,
+                "revenue_engine_audit_records_total",
+                "Decision records produced to the audit topic.",
             ),
             registry: r,
         }

@@ -31,6 +31,8 @@ const CHANGELOG_NEXT_KEY: &str = "changelog_next";
 pub enum StoreError {
     #[error("RocksDB store {path}: {message}; check the state directory (disk full, permissions, another process holding the lock)")]
     RocksDb { path: PathBuf, message: String },
+    #[error("RocksDB store {path}: the stored state of customer `{id}` cannot be decoded: {message}; it is replaced by an empty state when the customer's next event comes")]
+    Undecodable { path: PathBuf, id: String, message: String },
 }
 
 /// Index key: kind, due time big-endian with the sign bit flipped (bytes sort as numbers), id.
@@ -244,6 +246,26 @@ impl PartitionStore {
         Ok(self.cache.get_mut(id).filter(|e| !e.deleted).map(|e| &mut e.state))
     }
 
+    /// A copy of the customer's current state (cached, with changes not yet written, or
+    /// stored), if the customer exists; the cache is left as it is (diagnostics).
+    pub fn peek(&self, catalog: &Catalog, id: &str) -> Result<Option<CustomerState>, StoreError> {
+        if let Some(entry) = self.cache.get(id) {
+            return Ok((!entry.deleted).then(|| entry.state.clone()));
+        }
+        let Some(bytes) = self.db.get_pinned(id.as_bytes()).map_err(|e| self.error(e))? else {
+            return Ok(None);
+        };
+        codec::decode(catalog, &bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Undecodable {
+                path: self.path.clone(),
+                id: id.to_string(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Marks a customer changed: written (and its due-time index entries moved to what its
+    /// state has due now) at the next checkpoint.
     pub fn mark_changed(&mut self, id: &str) {
         if let Some(entry) = self.cache.get_mut(id) {
             if !entry.dirty {
