@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 pub const BEHAVIOUR_TOPIC: &str = "events.behaviour";
 pub const TRANSACTION_TOPIC: &str = "events.transactions";
+/// Opt-ins and opt-outs (co-partitioned with the other inputs).
+pub const CONSENT_TOPIC: &str = "events.consent";
 pub const DEAD_LETTER_TOPIC: &str = "revenue-engine.dead-letters";
 const DEMO_GROUP: &str = "revenue-engine-demo";
 
@@ -55,7 +57,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     let set = Arc::new(revenue_offline::load_dir(&options.use_cases)?);
     let cluster = MockCluster::new(1)?;
     let bootstrap = cluster.bootstrap_servers();
-    for topic in [BEHAVIOUR_TOPIC, TRANSACTION_TOPIC] {
+    for topic in [BEHAVIOUR_TOPIC, TRANSACTION_TOPIC, CONSENT_TOPIC] {
         cluster.create_topic(topic, 4, 1)?;
     }
     let action_topics: Vec<String> = set.action_topics().into_iter().map(str::to_string).collect();
@@ -79,7 +81,7 @@ pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
     let mut config = EngineConfig::default();
     config.kafka.bootstrap_servers = bootstrap.clone();
     config.kafka.group_id = DEMO_GROUP.into();
-    config.kafka.input_topics = vec![BEHAVIOUR_TOPIC.into(), TRANSACTION_TOPIC.into()];
+    config.kafka.input_topics = vec![BEHAVIOUR_TOPIC.into(), TRANSACTION_TOPIC.into(), CONSENT_TOPIC.into()];
     config.kafka.dead_letter_topic = DEAD_LETTER_TOPIC.into();
     config.kafka.customer_id = CustomerIdSource::Key;
     config.output.format = options.output;
@@ -173,6 +175,7 @@ fn produce(bootstrap: &str, options: &DemoOptions, produced: &AtomicU64) -> anyh
         let topic = match event.stream {
             Stream::Behaviour => BEHAVIOUR_TOPIC,
             Stream::Transaction => TRANSACTION_TOPIC,
+            Stream::Consent => CONSENT_TOPIC,
         };
         send(&producer, topic, event.customer_id.as_bytes(), event.json.as_bytes())?;
         count += 1;

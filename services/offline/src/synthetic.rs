@@ -56,6 +56,8 @@ pub enum Stream {
     Behaviour,
     /// Purchases, contracts and firmographics from the ERP / CRM.
     Transaction,
+    /// Opt-ins and opt-outs from the consent management platform.
+    Consent,
 }
 
 /// One generated event: the JSON object as it goes to Kafka, keyed by `customer_id`.
@@ -142,6 +144,8 @@ impl Generator {
             Kind::Webinar(_) => ("webinar", Stream::Behaviour),
             Kind::Purchase(..) => ("purchase", Stream::Transaction),
             Kind::Contract(..) => ("contract", Stream::Transaction),
+            Kind::Consent(true, _) => ("consent_given", Stream::Consent),
+            Kind::Consent(false, _) => ("consent_withdrawn", Stream::Consent),
         };
         json.push_str("{\"customer_id\":");
         push_str_json(&mut json, &company.id);
@@ -161,7 +165,9 @@ impl Generator {
                 let _ = write!(json, ",\"employees\":{}", company.employees);
                 let _ = write!(json, ",\"revenue_meur\":{:.2}", company.revenue_meur);
                 string(&mut json, "region", company.region);
+                string(&mut json, "timezone", timezone(company.region));
             }
+            Kind::Consent(_, channel) => string(&mut json, "channel", CONSENT_CHANNELS[channel as usize]),
             Kind::Page(page, product) => {
                 string(&mut json, "page", page.name());
                 if product != NO_PRODUCT {
@@ -655,6 +661,23 @@ enum Kind {
     Purchase(u16, i64),
     /// Service and monthly value in cents.
     Contract(u8, i64),
+    /// Consent given (true) or withdrawn, for a channel of `CONSENT_CHANNELS`.
+    Consent(bool, u8),
+}
+
+/// Channels consent events name; `all` means every channel.
+const CONSENT_CHANNELS: [&str; 3] = ["email", "telemarketing", "all"];
+
+/// The IANA time zone of a region's companies (quiet hours are local).
+fn timezone(region: &str) -> &'static str {
+    match region {
+        "Nordics" => "Europe/Stockholm",
+        "Benelux" => "Europe/Amsterdam",
+        "UK" => "Europe/London",
+        "France" => "Europe/Paris",
+        "Iberia" => "Europe/Madrid",
+        _ => "Europe/Berlin",
+    }
 }
 
 /// A planned event; `seq` orders a company's events that share a timestamp.
@@ -726,7 +749,11 @@ fn plan(config: &SyntheticConfig, companies: &[Company], personas: &[Persona], c
     while events.len() < budget {
         let company = rng.below(active as u64) as usize;
         let ts = business_time(&mut rng, profile_ts[company] + 10 * MINUTE, hi);
-        let kind = if rng.chance(0.7) {
+        let kind = if rng.chance(0.06) {
+            // a few customers manage their consent: mostly opt-outs, some telemarketing opt-ins
+            let given = rng.chance(0.35);
+            Kind::Consent(given, if given { 1 } else { rng.below(3) as u8 })
+        } else if rng.chance(0.7) {
             Kind::EmailOpen(rng.pick(&GENERIC_CAMPAIGNS))
         } else {
             Kind::Page(Page::Home, NO_PRODUCT)

@@ -95,7 +95,11 @@ not json at all
 "#;
     let (summary, actions) = run("benchmark", input, Mode::Engine);
     assert_eq!(summary.malformed, 4);
-    let lines: Vec<(u64, &str)> = summary.malformed_lines.iter().map(|m| (m.line, m.reason)).collect();
+    let lines: Vec<(u64, &str)> = summary
+        .malformed_lines
+        .iter()
+        .map(|m| (m.line, m.reason.as_str()))
+        .collect();
     assert_eq!(
         lines,
         [

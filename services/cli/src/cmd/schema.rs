@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Directory to write `usecase.schema.json` and `features.schema.json` into.
+    /// Directory to write `usecase.schema.json`, `features.schema.json` and `policy.schema.json` into.
     #[arg(long, default_value = "schemas")]
     out_dir: PathBuf,
 }

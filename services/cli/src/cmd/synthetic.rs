@@ -1,9 +1,12 @@
 use anyhow::Context;
+use revenue_offline::load_dir;
 use revenue_offline::synthetic::{Generator, SyntheticConfig};
+use revenue_offline::uplift::{plant_uplift, UpliftConfig};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -22,6 +25,17 @@ pub struct Args {
     /// The same seed always gives the same events.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// Plant a known effect: every decision of the use cases in `--use-cases` adds a conversion
+    /// (a purchase) with `--plant-base-rate` for held-out customers and this much more for
+    /// treated ones; `replay` and `report` then measure it.
+    #[arg(long)]
+    plant_uplift: Option<f64>,
+    /// Conversion probability of held-out customers when planting.
+    #[arg(long, default_value_t = 0.02)]
+    plant_base_rate: f64,
+    /// Use cases whose decisions planting follows.
+    #[arg(long = "use-cases", default_value = "usecases/reference")]
+    use_cases: PathBuf,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -45,8 +59,35 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let file = File::create(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, file);
     let mut written = 0u64;
-    for event in Generator::new(config) {
-        out.write_all(event.json.as_bytes())
+    let events = Generator::new(config).map(|event| event.json);
+    let lines: Box<dyn Iterator<Item = String>> = match args.plant_uplift {
+        None => Box::new(events),
+        Some(uplift) => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&uplift) && (0.0..=1.0 - uplift).contains(&args.plant_base_rate),
+                "--plant-uplift and --plant-base-rate are probabilities whose sum is at most 1"
+            );
+            let set = Arc::new(load_dir(&args.use_cases)?);
+            let config = UpliftConfig {
+                base_rate: args.plant_base_rate,
+                uplift,
+                seed: args.seed,
+                ..UpliftConfig::default()
+            };
+            let (lines, planted) = plant_uplift(set, events, &config);
+            println!(
+                "planted conversions: {} of {} treated and {} of {} held-out decisions (uplift {uplift}, base rate {})",
+                planted.conversions_treated,
+                planted.treated,
+                planted.conversions_control,
+                planted.control,
+                args.plant_base_rate
+            );
+            Box::new(lines.into_iter())
+        }
+    };
+    for line in lines {
+        out.write_all(line.as_bytes())
             .and_then(|()| out.write_all(b"\n"))
             .with_context(|| format!("cannot write {}", args.out.display()))?;
         written += 1;
