@@ -128,7 +128,8 @@ not json at all
 #[test]
 fn reference_use_cases_act_on_realistic_events() {
     const DAY: i64 = 86_400_000;
-    let t0 = 1_700_006_400_000i64;
+    // 10:00 UTC: business hours in Berlin, outside the reference policy's quiet hours
+    let t0 = 1_700_006_400_000i64 + 10 * 3_600_000;
     let mut lines = Vec::new();
     let mut push = |v: serde_json::Value| lines.push(v.to_string());
     // telecom: a company with one service, engaged on pricing and webinars
