@@ -42,14 +42,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut sections = Vec::new();
     if let (Some(summary), Some(path)) = (&replay, &args.summary) {
         sections.push(Section {
-            heading: if live.is_some() { "Back-test (replay)".into() } else { String::new() },
+            heading: if live.is_some() {
+                "Back-test (replay)".into()
+            } else {
+                String::new()
+            },
             source: format!("replay summary {}", path.display()),
             summary,
         });
     }
     if let (Some(summary), Some(url)) = (&live, &args.prometheus) {
         sections.push(Section {
-            heading: if replay.is_some() { "Live engine (Prometheus)".into() } else { String::new() },
+            heading: if replay.is_some() {
+                "Live engine (Prometheus)".into()
+            } else {
+                String::new()
+            },
             source: format!("Prometheus {url} (reach = treated exposures)"),
             summary,
         });
@@ -72,12 +80,21 @@ fn read_summary(path: &Path) -> anyhow::Result<ReplaySummary> {
             path.display()
         )
     })?;
-    serde_json::from_str(&text).with_context(|| {
+    let not_a_summary = || {
         format!(
             "{} is not a replay summary (hint: use the JSON written by `revenue-engine replay --summary-json`)",
             path.display()
         )
-    })
+    };
+    let mut value: serde_json::Value = serde_json::from_str(&text).with_context(not_a_summary)?;
+    // replay leaves out an empty funnel when writing but requires it when reading
+    if let Some(use_cases) = value.get_mut("use_cases").and_then(|u| u.as_array_mut()) {
+        for uc in use_cases.iter_mut().filter_map(|uc| uc.as_object_mut()) {
+            uc.entry("funnel")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        }
+    }
+    serde_json::from_value(value).with_context(not_a_summary)
 }
 
 /// "2025-06-01 14:05 UTC", without a date-time dependency (days to civil date, Howard Hinnant).
@@ -93,5 +110,9 @@ fn utc_now() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rem / 3600, rem % 3600 / 60)
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60
+    )
 }

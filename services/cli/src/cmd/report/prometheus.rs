@@ -86,7 +86,10 @@ fn query(agent: &ureq::Agent, base: &str, q: &str) -> anyhow::Result<Vec<Sample>
     let url = format!("{base}/api/v1/query");
     let context = || format!("Prometheus query `{q}` at {url}");
     let mut response = agent.get(&url).query("query", q).call().with_context(|| {
-        format!("{} failed (hint: is the server up and --prometheus its base URL, e.g. http://prometheus:9090?)", context())
+        format!(
+            "{} failed (hint: is the server up and --prometheus its base URL, e.g. http://prometheus:9090?)",
+            context()
+        )
     })?;
     let status = response.status().as_u16();
     let body = response.body_mut().read_to_string().with_context(context)?;
@@ -156,9 +159,16 @@ fn set_total(totals: &mut GroupTotals, which: usize, v: f64) {
 /// The summary the answers describe: one use case per `use_case` label seen anywhere.
 pub fn summarize(a: &Answers) -> ReplaySummary {
     let mut use_cases: BTreeMap<String, UseCaseSummary> = BTreeMap::new();
-    let all = [&a.suppressed, &a.deferred, &a.actions, &a.evaluations, &a.stages, &a.info]
-        .into_iter()
-        .chain(a.attribution.iter());
+    let all = [
+        &a.suppressed,
+        &a.deferred,
+        &a.actions,
+        &a.evaluations,
+        &a.stages,
+        &a.info,
+    ]
+    .into_iter()
+    .chain(a.attribution.iter());
     for sample in all.flatten() {
         let id = sample.label("use_case");
         if !id.is_empty() && !use_cases.contains_key(id) {
@@ -171,36 +181,35 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
             );
         }
     }
-    let mut entry = |s: &Sample| use_cases.get_mut(s.label("use_case"));
     for s in &a.info {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             uc.version = s.label("version").parse().unwrap_or(uc.version);
             uc.status = s.label("status").to_string();
         }
     }
     for s in &a.evaluations {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             uc.evaluations += count(s.value);
         }
     }
     for s in &a.actions {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             *uc.actions_by_channel.entry(s.label("channel").to_string()).or_default() += count(s.value);
             uc.actions += count(s.value);
         }
     }
     for s in &a.suppressed {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             *uc.policy.suppressed.entry(s.label("reason").to_string()).or_default() += count(s.value);
         }
     }
     for s in &a.deferred {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             uc.policy.deferred += count(s.value);
         }
     }
     for s in &a.stages {
-        if let Some(uc) = entry(s) {
+        if let Some(uc) = use_cases.get_mut(s.label("use_case")) {
             uc.funnel.push(StageSummary {
                 stage: s.label("stage").to_string(),
                 reached: count(s.value),
@@ -218,10 +227,12 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
     for uc in use_cases.values_mut() {
         uc.channels = uc.actions_by_channel.keys().cloned().collect();
         // counters do not say the stage order: a funnel narrows, so the most reached comes first
-        uc.funnel.sort_by(|x, y| y.reached.cmp(&x.reached).then_with(|| x.stage.cmp(&y.stage)));
+        uc.funnel
+            .sort_by(|x, y| y.reached.cmp(&x.reached).then_with(|| x.stage.cmp(&y.stage)));
         for i in 1..uc.funnel.len() {
             let previous = uc.funnel[i - 1].reached;
-            uc.funnel[i].conversion_from_previous = (previous > 0).then(|| uc.funnel[i].reached as f64 / previous as f64);
+            uc.funnel[i].conversion_from_previous =
+                (previous > 0).then(|| uc.funnel[i].reached as f64 / previous as f64);
         }
         let treatment = groups.get(&(uc.id.clone(), "treatment".into())).copied();
         let control = groups.get(&(uc.id.clone(), "control".into())).copied();
@@ -243,7 +254,14 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
         ..Default::default()
     };
     summary.actions = summary.use_cases.iter().map(|uc| uc.actions).sum();
-    refresh_kpis(&mut summary, groups.iter().filter(|((_, g), _)| g == "treatment").map(|(_, t)| t.revenue).sum());
+    refresh_kpis(
+        &mut summary,
+        groups
+            .iter()
+            .filter(|((_, g), _)| g == "treatment")
+            .map(|(_, t)| t.revenue)
+            .sum(),
+    );
     summary
 }
 
@@ -294,7 +312,13 @@ fn refresh_kpis(s: &mut ReplaySummary, attributable_revenue: f64) {
     k.live_use_cases = s
         .use_cases
         .iter()
-        .filter(|uc| if known_status { uc.status == "live" } else { uc.actions > 0 })
+        .filter(|uc| {
+            if known_status {
+                uc.status == "live"
+            } else {
+                uc.actions > 0
+            }
+        })
         .count() as u64;
     let collect = |f: &dyn Fn(&UseCaseSummary) -> Vec<String>| -> Vec<String> {
         let set: BTreeSet<String> = s.use_cases.iter().flat_map(f).collect();
@@ -336,7 +360,8 @@ mod tests {
         let samples = parse_vector(&answer).unwrap();
         assert_eq!(samples[0], sample(&[("use_case", "a"), ("channel", "email")], 42.0));
         assert_eq!(samples[1].value, 0.0);
-        let matrix: Value = serde_json::from_str(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap();
+        let matrix: Value =
+            serde_json::from_str(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap();
         assert!(parse_vector(&matrix).is_err());
     }
 
