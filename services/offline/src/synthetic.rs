@@ -749,11 +749,7 @@ fn plan(config: &SyntheticConfig, companies: &[Company], personas: &[Persona], c
     while events.len() < budget {
         let company = rng.below(active as u64) as usize;
         let ts = business_time(&mut rng, profile_ts[company] + 10 * MINUTE, hi);
-        let kind = if rng.chance(0.06) {
-            // a few customers manage their consent: mostly opt-outs, some telemarketing opt-ins
-            let given = rng.chance(0.35);
-            Kind::Consent(given, if given { 1 } else { rng.below(3) as u8 })
-        } else if rng.chance(0.7) {
+        let kind = if rng.chance(0.7) {
             Kind::EmailOpen(rng.pick(&GENERIC_CAMPAIGNS))
         } else {
             Kind::Page(Page::Home, NO_PRODUCT)
@@ -772,6 +768,7 @@ fn plan(config: &SyntheticConfig, companies: &[Company], personas: &[Persona], c
         seq: 0,
         kind: Kind::Profile,
     }));
+    consent_decisions(config, &mut events);
     events.sort_unstable_by_key(|r| (r.ts, r.company, r.seq));
     let mut last = i64::MIN;
     for r in &mut events {
@@ -779,6 +776,23 @@ fn plan(config: &SyntheticConfig, companies: &[Company], personas: &[Persona], c
         last = r.ts;
     }
     events
+}
+
+/// About 5 % of the companies manage their consent: their first newsletter open becomes an
+/// opt-out (of e-mail, telemarketing or everything) or a telemarketing opt-in. Replacing an
+/// event keeps the count exact and every other event as it was.
+fn consent_decisions(config: &SyntheticConfig, events: &mut [Raw]) {
+    let mut decided = rustc_hash::FxHashSet::default();
+    for raw in events.iter_mut() {
+        if !matches!(raw.kind, Kind::EmailOpen(_)) || !decided.insert(raw.company) {
+            continue;
+        }
+        let mut rng = Rng::new(mix(config.seed, 0x3_0000_0000 + u64::from(raw.company)));
+        if rng.chance(0.05) {
+            let given = rng.chance(0.3);
+            raw.kind = Kind::Consent(given, if given { 1 } else { rng.below(3) as u8 });
+        }
+    }
 }
 
 /// A time in `[lo, hi)`, mostly on weekdays in (central European) business hours.
