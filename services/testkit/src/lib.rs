@@ -344,17 +344,49 @@ impl Drop for Tansu {
 
 /// A plain HTTP/1.1 GET; `None` when nothing listens.
 pub fn http_get(addr: &str, path: &str) -> Option<String> {
+    http_get_with(addr, path, &[])
+}
+
+/// A plain HTTP/1.1 GET with extra request headers (`("Authorization", "Bearer …")`).
+pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> Option<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
     )
     .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
+}
+
+/// Status code and body of an HTTP/1.1 response as [`http_get`] returns it.
+pub fn http_parts(response: &str) -> (u16, &str) {
+    let code = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (code, body)
+}
+
+/// The value of a Prometheus sample in a `/metrics` text: the first series of `name` whose
+/// labels include every pair of `labels`.
+pub fn metric_value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|line| {
+        let (series, value) = line.rsplit_once(' ')?;
+        let (metric, label_text) = match series.split_once('{') {
+            Some((metric, rest)) => (metric, rest.strip_suffix('}')?),
+            None => (series, ""),
+        };
+        if metric != name {
+            return None;
+        }
+        let all = labels
+            .iter()
+            .all(|(k, v)| label_text.split(',').any(|pair| pair == format!("{k}=\"{v}\"")));
+        all.then(|| value.parse().ok()).flatten()
+    })
 }
 
 pub fn free_port() -> u16 {
