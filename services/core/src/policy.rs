@@ -12,7 +12,6 @@ use crate::state::EventVars;
 use chrono::{NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use smallvec::SmallVec;
-use std::sync::Arc;
 
 /// The optional policy file of a use-case directory.
 pub const POLICY_FILE: &str = "policy.yaml";
@@ -109,7 +108,8 @@ pub struct Cap {
 
 #[derive(Debug, Clone)]
 pub struct ChannelPolicy {
-    pub name: Arc<str>,
+    /// Empty for a channel `policy.yaml` does not list (no allocation per decision).
+    pub name: String,
     /// Hash of the name: how contacts and consent are stored.
     pub key: u64,
     pub caps: Vec<Cap>,
@@ -123,7 +123,7 @@ pub struct ChannelPolicy {
 impl ChannelPolicy {
     fn unlisted(name: &str) -> ChannelPolicy {
         ChannelPolicy {
-            name: Arc::from(name),
+            name: String::new(),
             key: name_key(name),
             caps: Vec::new(),
             cooldown: None,
@@ -225,7 +225,7 @@ pub fn in_control(share: f64, salt: &str, customer_id: &str) -> bool {
 
 impl Policy {
     pub fn channel(&self, name: &str) -> Option<&ChannelPolicy> {
-        self.channels.iter().find(|c| &*c.name == name)
+        self.channels.iter().find(|c| c.name == name)
     }
 
     /// The policy of a channel, a default one for channels `policy.yaml` does not list.
@@ -288,7 +288,7 @@ impl Policy {
                 }
             }
             channels.push(ChannelPolicy {
-                name: Arc::from(name.as_str()),
+                name: name.clone(),
                 key: name_key(name),
                 caps: channel_caps,
                 cooldown,
