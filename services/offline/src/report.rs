@@ -156,7 +156,7 @@ fn render_kpis(out: &mut String, s: &ReplaySummary) {
     kpi(
         out,
         "ROI",
-        &k.roi.map_or_else(|| "—".to_string(), fmt_signed_percent),
+        &k.roi.map_or_else(|| "—".to_string(), fmt_roi),
         "(incremental revenue − cost) ÷ cost",
     );
     let automation = if total > 0 {
@@ -244,7 +244,7 @@ fn render_overview_table(out: &mut String, s: &ReplaySummary) {
             out,
             "<td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
             fmt_amount(uc.cost),
-            uc.roi.map_or_else(|| "—".to_string(), fmt_signed_percent)
+            uc.roi.map_or_else(|| "—".to_string(), fmt_roi)
         );
     }
     out.push_str("</tbody></table></div>\n");
@@ -274,7 +274,7 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
     stat(out, "Actions", &fmt_count(uc.actions));
     stat(out, "Customers reached", &fmt_count(uc.customers_reached));
     stat(out, "Cost", &fmt_amount(uc.cost));
-    stat(out, "ROI", &uc.roi.map_or_else(|| "—".to_string(), fmt_signed_percent));
+    stat(out, "ROI", &uc.roi.map_or_else(|| "—".to_string(), fmt_roi));
     match uc.measurement.as_ref().and_then(|m| m.lift.as_ref()) {
         Some(lift) => {
             let class = significance_class(&lift.rate_difference);
@@ -349,6 +349,11 @@ fn render_use_case(out: &mut String, uc: &UseCaseSummary, palette: &ChannelPalet
     panel(out, "Suppressed by reason", &body);
 
     match &uc.measurement {
+        Some(m) if m.treatment.exposed == 0 && m.control.exposed == 0 => panel(
+            out,
+            "Conversion rate: treatment vs control",
+            "<p class=\"muted none\">no exposures yet</p>",
+        ),
         Some(m) => {
             let rates = [
                 Bar {
@@ -545,6 +550,11 @@ pub fn fmt_percent(x: f64) -> String {
 
 pub fn fmt_signed_percent(x: f64) -> String {
     with_sign(fmt_percent(x), x)
+}
+
+/// Return on cost as a multiple, as `replay` prints it: 2.4 → "2.4×".
+pub fn fmt_roi(x: f64) -> String {
+    format!("{}×", fmt_number(x, 1))
 }
 
 /// A difference of two rates in percentage points: 0.031 → "+3.1 pp".
@@ -996,7 +1006,7 @@ svg .label{fill:#424a53;font-size:12px}
 svg .value{fill:#1f2328;font-size:12px;font-variant-numeric:tabular-nums}
 svg .tick{fill:#59636e;font-size:11px}
 svg .axis{fill:#59636e;font-size:12px}
-svg .note{fill:#8c959f;font-size:12px;font-style:italic}
+svg .note{fill:#8c959f;font-size:12px;font-style:italic;stroke:#fff;stroke-width:4px;stroke-linejoin:round;paint-order:stroke}
 .facts{color:#59636e;font-size:12px}
 .empty{color:#59636e;font-style:italic}
 footer{margin-top:24px;color:#59636e;font-size:12px;border-top:1px solid #d0d7de;padding-top:10px}
@@ -1051,6 +1061,8 @@ mod tests {
         assert_eq!(fmt_percent(0.0042), "0.42%");
         assert_eq!(fmt_percent(1.0), "100.0%");
         assert_eq!(fmt_signed_percent(2.4), "+240.0%");
+        assert_eq!(fmt_roi(764.49), "764.5×");
+        assert_eq!(fmt_roi(-0.888), "\u{2212}0.9×");
         assert_eq!(fmt_pp(0.031), "+3.1 pp");
         assert_eq!(fmt_pp(-0.0123), "\u{2212}1.2 pp");
         assert_eq!(fmt_days(4.0), "4 d");

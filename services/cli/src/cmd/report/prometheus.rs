@@ -236,11 +236,16 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
         }
         let treatment = groups.get(&(uc.id.clone(), "treatment".into())).copied();
         let control = groups.get(&(uc.id.clone(), "control".into())).copied();
-        if let Some(control) = control.filter(|c| c.exposed > 0) {
-            let treatment = treatment.unwrap_or_default();
+        // attribution counters exist for use cases with a holdout; lift waits for both groups
+        if treatment.is_some() || control.is_some() {
+            let (treatment, control) = (treatment.unwrap_or_default(), control.unwrap_or_default());
             let exposed = treatment.exposed + control.exposed;
             uc.measurement = Some(Measurement {
-                holdout_share: control.exposed as f64 / exposed as f64,
+                holdout_share: if exposed > 0 {
+                    control.exposed as f64 / exposed as f64
+                } else {
+                    0.0
+                },
                 treatment,
                 control,
                 lift: lift(&treatment, &control),
@@ -268,6 +273,9 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
 /// Carries over what only the use-case files know (labels, priority, channel costs) from the
 /// back-test of the same use cases, so the live section has regions, cost and ROI too.
 pub fn enrich(live: &mut ReplaySummary, replay: &ReplaySummary) {
+    // the back-test's order, so the two sections read alike; use cases it lacks go last
+    let position = |id: &str| replay.use_cases.iter().position(|r| r.id == id).unwrap_or(usize::MAX);
+    live.use_cases.sort_by_key(|uc| position(&uc.id));
     for uc in &mut live.use_cases {
         let Some(known) = replay.use_cases.iter().find(|r| r.id == uc.id) else {
             continue;
