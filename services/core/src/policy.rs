@@ -479,7 +479,9 @@ impl Policy {
                 .eval_f64(&EventVars { catalog, event })
                 .ok()
                 .filter(|v| v.is_finite())
-                .unwrap_or(0.0),
+                // revenue totals only grow (they are Prometheus counters too): refunds are not
+                // negative conversions
+                .map_or(0.0, |v| v.max(0.0)),
         })
     }
 

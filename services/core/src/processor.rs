@@ -288,7 +288,7 @@ impl Processor {
         counters.events += 1;
         let catalog = &self.set.catalog;
         let now = event.ts();
-        if !state.timers.is_empty() {
+        if !state.timers.is_empty() || state.policy.as_ref().is_some_and(|p| !p.deferred.is_empty()) {
             // the customer's own event proves the time has come, whatever the timer's clock
             self.fire_timers(state, event.customer_id(), now, now, counters, act);
         }

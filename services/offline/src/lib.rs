@@ -3,9 +3,10 @@
 
 pub mod load;
 pub mod recommend;
-pub mod report;
 pub mod replay;
+pub mod report;
 pub mod synthetic;
+pub mod uplift;
 pub mod workload;
 
 pub use load::{load_dir, read_dir_all, read_dir_files, read_dir_models, LoadError};

@@ -64,7 +64,7 @@ pub struct UseCaseSummary {
     /// Evaluations triggered by this use case's timer.
     pub timers_fired: u64,
     /// Funnel stages (lead scoring): leads reaching each stage and how fast.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub funnel: Vec<StageSummary>,
     /// Higher wins arbitration.
     #[serde(default)]
@@ -196,7 +196,9 @@ pub fn replay_with_decisions(
     let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
     // timers and expiry: what each customer has pending, ordered by due time (wall-clock
     // timers run on event time here)
-    let timed = catalog.expire_after.is_some() || set.use_cases.iter().any(|uc| uc.timer.is_some());
+    let timed = catalog.expire_after.is_some()
+        || set.use_cases.iter().any(|uc| uc.timer.is_some())
+        || set.policy.quiet_hours.is_some();
     let mut due_index: BTreeSet<(i64, CompactString)> = BTreeSet::new();
     let mut indexed: FxHashMap<CompactString, Dues> = FxHashMap::default();
     let mut watermark = i64::MIN;

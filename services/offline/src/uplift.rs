@@ -95,7 +95,10 @@ pub fn plant_uplift(
                 _ => continue,
             };
             let key = (customer.clone(), decision.use_case_id.clone());
-            if windows.get(&key).is_some_and(|start| decision.ts - start <= config.window_ms) {
+            if windows
+                .get(&key)
+                .is_some_and(|start| decision.ts - start <= config.window_ms)
+            {
                 continue; // one planting per window, as attribution counts one exposure
             }
             windows.insert(key, decision.ts);
@@ -130,8 +133,13 @@ pub fn plant_uplift(
     };
     for line in events {
         let ts = event_ts(&line);
-        while pending.peek().is_some_and(|Reverse((at, _, _))| ts.is_some_and(|ts| *at <= ts)) {
-            let Some(Reverse((_, _, planted_line))) = pending.pop() else { break };
+        while pending
+            .peek()
+            .is_some_and(|Reverse((at, _, _))| ts.is_some_and(|ts| *at <= ts))
+        {
+            let Some(Reverse((_, _, planted_line))) = pending.pop() else {
+                break;
+            };
             feed(planted_line, &mut out, &mut pending);
         }
         feed(line, &mut out, &mut pending);

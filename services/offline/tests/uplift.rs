@@ -28,7 +28,12 @@ fn set() -> Arc<UseCaseSet> {
 
 fn scenario(uplift: f64, seed: u64) -> (ReplaySummary, revenue_offline::uplift::Planted, UpliftConfig) {
     let set = set();
-    let visits = (0..6_000).map(|i| format!(r#"{{"customer_id":"c{i}","type":"visit","ts":{},"page":"home"}}"#, T0 + i * 60_000));
+    let visits = (0..6_000).map(|i| {
+        format!(
+            r#"{{"customer_id":"c{i}","type":"visit","ts":{},"page":"home"}}"#,
+            T0 + i * 60_000
+        )
+    });
     let config = UpliftConfig {
         base_rate: 0.05,
         uplift,
@@ -40,7 +45,14 @@ fn scenario(uplift: f64, seed: u64) -> (ReplaySummary, revenue_offline::uplift::
     };
     let (events, planted) = plant_uplift(set.clone(), visits, &config);
     let input = events.join("\n");
-    let summary = replay(set, input.as_bytes(), std::io::sink(), &ReplayOptions::default(), |_| {}).expect("replay");
+    let summary = replay(
+        set,
+        input.as_bytes(),
+        std::io::sink(),
+        &ReplayOptions::default(),
+        |_| {},
+    )
+    .expect("replay");
     (summary, planted, config)
 }
 
@@ -77,8 +89,14 @@ fn a_planted_uplift_is_measured_within_its_interval() {
         assert!(uc.roi.is_some());
     }
     // 95 % intervals: all five, or four by bad luck
-    assert!(covered >= 4, "the planted uplift was inside the interval {covered} of 5 times");
-    assert!(revenue_covered >= 4, "the planted revenue was inside the interval {revenue_covered} of 5 times");
+    assert!(
+        covered >= 4,
+        "the planted uplift was inside the interval {covered} of 5 times"
+    );
+    assert!(
+        revenue_covered >= 4,
+        "the planted revenue was inside the interval {revenue_covered} of 5 times"
+    );
 }
 
 #[test]
@@ -86,9 +104,16 @@ fn zero_uplift_is_not_reported_as_significant() {
     let mut significant = 0;
     for seed in 1..=5 {
         let (summary, _, _) = scenario(0.0, seed);
-        let lift = summary.use_cases[0].measurement.as_ref().and_then(|m| m.lift).expect("lift");
+        let lift = summary.use_cases[0]
+            .measurement
+            .as_ref()
+            .and_then(|m| m.lift)
+            .expect("lift");
         assert!(lift.rate_difference.contains(0.0) || lift.significant);
         significant += u32::from(lift.significant);
     }
-    assert!(significant <= 1, "zero uplift looked significant {significant} of 5 times");
+    assert!(
+        significant <= 1,
+        "zero uplift looked significant {significant} of 5 times"
+    );
 }

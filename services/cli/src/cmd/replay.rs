@@ -63,9 +63,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let mut decisions = match &args.decisions {
         None => None,
-        Some(path) => Some(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot create decisions file {}", path.display()))?,
-        )),
+        Some(path) => {
+            Some(BufWriter::new(File::create(path).with_context(|| {
+                format!("cannot create decisions file {}", path.display())
+            })?))
+        }
     };
     let summary = replay_with_decisions(
         set,
@@ -163,7 +165,11 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
                         100.0 * d.estimate,
                         100.0 * d.lower,
                         100.0 * d.upper,
-                        if l.significant { ", significant" } else { ", not significant" }
+                        if l.significant {
+                            ", significant"
+                        } else {
+                            ", not significant"
+                        }
                     );
                 }
             }

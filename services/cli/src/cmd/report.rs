@@ -8,7 +8,7 @@ use revenue_offline::report::{render_sections, Section};
 use revenue_offline::ReplaySummary;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -86,33 +86,12 @@ fn read_summary(path: &Path) -> anyhow::Result<ReplaySummary> {
             path.display()
         )
     };
-    let mut value: serde_json::Value = serde_json::from_str(&text).with_context(not_a_summary)?;
-    // replay leaves out an empty funnel when writing but requires it when reading
-    if let Some(use_cases) = value.get_mut("use_cases").and_then(|u| u.as_array_mut()) {
-        for uc in use_cases.iter_mut().filter_map(|uc| uc.as_object_mut()) {
-            uc.entry("funnel")
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-        }
-    }
-    serde_json::from_value(value).with_context(not_a_summary)
+    serde_json::from_str(&text).with_context(not_a_summary)
 }
 
-/// "2025-06-01 14:05 UTC", without a date-time dependency (days to civil date, Howard Hinnant).
+/// "2025-06-01 14:05 UTC".
 fn utc_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
+    chrono::DateTime::<chrono::Utc>::from(SystemTime::now())
+        .format("%Y-%m-%d %H:%M UTC")
+        .to_string()
 }
