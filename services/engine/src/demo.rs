@@ -266,6 +266,40 @@ fn print_report(
         if counters.timers_fired > 0 {
             println!("{:<30} timers fired: {}", "", counters.timers_fired);
         }
+        let reasons: Vec<String> = revenue_core::policy::Reason::ALL
+            .iter()
+            .filter(|r| counters.suppressed[**r as usize] > 0)
+            .map(|r| format!("{} {}", r.as_str(), counters.suppressed[*r as usize]))
+            .collect();
+        if !reasons.is_empty() {
+            println!(
+                "{:<30} contact policy held back: {} (deferred {}, delivered {})",
+                "",
+                reasons.join(", "),
+                counters.deferred,
+                counters.deferred_delivered
+            );
+        }
+        let (t, k) = (&counters.treatment, &counters.control);
+        if t.exposed + k.exposed > 0 {
+            let lift = revenue_core::measure::lift(t, k).map_or_else(
+                || "not yet measurable".to_string(),
+                |l| {
+                    let d = l.rate_difference;
+                    format!(
+                        "{:+.1} pp [{:+.1}, {:+.1}]{}",
+                        100.0 * d.estimate,
+                        100.0 * d.lower,
+                        100.0 * d.upper,
+                        if l.significant { " significant" } else { "" }
+                    )
+                },
+            );
+            println!(
+                "{:<30} treatment {} converted of {}, control {} of {}: lift {lift}",
+                "", t.converted, t.exposed, k.converted, k.exposed
+            );
+        }
         if let Some(funnel) = &uc.funnel {
             let stages: Vec<String> = funnel
                 .stages
