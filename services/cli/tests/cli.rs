@@ -1,23 +1,7 @@
 //! The command-line contract: exit codes, files written, and what users read.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn engine(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{engine, text};
 
 #[test]
 fn validate_passes_the_shipped_directories() {

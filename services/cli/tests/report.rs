@@ -8,23 +8,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn engine(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_revenue-engine"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("binary runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{engine, repo, text};
 
 /// Totals of a group whose converted customers spent `mean` ± `sd` each.
 fn group(exposed: u64, converted: u64, mean: f64, sd: f64) -> GroupTotals {

@@ -131,6 +131,11 @@ fn put_f64(out: &mut Vec<u8>, x: f64) {
     out.extend_from_slice(&x.to_le_bytes());
 }
 
+/// `None` is stored as NaN (never a real score or value).
+fn put_opt_f64(out: &mut Vec<u8>, x: Option<f64>) {
+    put_f64(out, x.unwrap_or(f64::NAN));
+}
+
 fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
     put_varint(out, p.consent.len() as u64);
     for c in &p.consent {
@@ -144,7 +149,7 @@ fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
         out.extend_from_slice(&c.channel.to_le_bytes());
         out.extend_from_slice(&c.use_case.to_le_bytes());
         put_varint(out, u64::from(c.priority));
-        put_f64(out, c.value);
+        put_opt_f64(out, c.value);
         out.push(u8::from(c.held_out));
     }
     put_varint(out, p.deferred.len() as u64);
@@ -153,7 +158,7 @@ fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
         out.extend_from_slice(&d.tier.to_le_bytes());
         put_varint(out, zigzag(d.due));
         put_varint(out, zigzag(d.decided_at));
-        put_f64(out, d.score);
+        put_opt_f64(out, d.score);
     }
     put_varint(out, p.exposures.len() as u64);
     for e in &p.exposures {
@@ -169,7 +174,7 @@ fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
         put_varint(out, zigzag(d.ts));
         out.push(d.outcome);
         out.push(d.reason);
-        put_f64(out, d.score);
+        put_opt_f64(out, d.score);
     }
 }
 
@@ -186,7 +191,7 @@ fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
         let channel = u64::from_le_bytes(r.array()?);
         let use_case = u64::from_le_bytes(r.array()?);
         let priority = u32::try_from(r.varint()?).map_err(|_| StateDecodeError::Corrupt(r.pos))?;
-        let value = f64::from_le_bytes(r.array()?);
+        let value = r.opt_f64()?;
         let held_out = r.u8()? != 0;
         p.contacts.push(Contact {
             ts,
@@ -202,7 +207,7 @@ fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
         let tier = u64::from_le_bytes(r.array()?);
         let due = unzigzag(r.varint()?);
         let decided_at = unzigzag(r.varint()?);
-        let score = f64::from_le_bytes(r.array()?);
+        let score = r.opt_f64()?;
         p.deferred.push(Deferred {
             use_case,
             tier,
@@ -230,7 +235,7 @@ fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
         let ts = unzigzag(r.varint()?);
         let outcome = r.u8()?;
         let reason = r.u8()?;
-        let score = f64::from_le_bytes(r.array()?);
+        let score = r.opt_f64()?;
         p.decisions.push(DecisionEntry {
             use_case,
             tier,
@@ -394,6 +399,11 @@ impl Reader<'_> {
         let mut out = [0u8; N];
         out.copy_from_slice(slice);
         Ok(out)
+    }
+
+    fn opt_f64(&mut self) -> Result<Option<f64>, StateDecodeError> {
+        let x = f64::from_le_bytes(self.array()?);
+        Ok((!x.is_nan()).then_some(x))
     }
 
     fn varint(&mut self) -> Result<u64, StateDecodeError> {

@@ -572,8 +572,8 @@ pub struct Contact {
     pub channel: u64,
     pub use_case: u64,
     pub priority: u32,
-    /// Expected value (NaN when the use case states none).
-    pub value: f64,
+    /// Expected value, when the use case states one.
+    pub value: Option<f64>,
     /// A control-group decision: counts like a contact, so both groups meet the same policy.
     pub held_out: bool,
 }
@@ -586,8 +586,7 @@ pub struct Deferred {
     pub tier: u64,
     pub due: i64,
     pub decided_at: i64,
-    /// NaN without a score.
-    pub score: f64,
+    pub score: Option<f64>,
 }
 
 /// An attribution window opened by a decision of one use case.
@@ -610,7 +609,7 @@ pub struct DecisionEntry {
     pub outcome: u8,
     /// [`Reason`] as u8, 255 for none.
     pub reason: u8,
-    pub score: f64,
+    pub score: Option<f64>,
 }
 
 /// What the policy remembers about one customer.

@@ -436,20 +436,28 @@ impl Processor {
             // emitted, deferred or held out: the use case has decided for this customer
             state.record_fired(tier.history_key, now);
             let control = outcome == Outcome::HeldOut;
-            if writes {
-                let ps = state.policy_mut();
-                if channel.contact {
-                    ps.contacts.push(Contact {
-                        ts: now,
-                        channel: channel.key,
-                        use_case: uc.key,
-                        priority: uc.priority,
-                        value: candidate.value,
-                        held_out: control,
-                    });
-                }
+            // without a policy.yaml nothing needs the contact history, and only a holdout needs
+            // attribution windows: such customers keep no policy state at all
+            if writes && policy.configured && channel.contact {
+                state.policy_mut().contacts.push(Contact {
+                    ts: now,
+                    channel: channel.key,
+                    use_case: uc.key,
+                    priority: uc.priority,
+                    value: (!candidate.value.is_nan()).then_some(candidate.value),
+                    held_out: control,
+                });
+            }
+            if writes && (policy.configured || uc.holdout_share > 0.0) {
                 let totals = if control { &mut c.control } else { &mut c.treatment };
-                open_exposure(ps, uc.key, control, now, policy.attribution_window, totals);
+                open_exposure(
+                    state.policy_mut(),
+                    uc.key,
+                    control,
+                    now,
+                    policy.attribution_window,
+                    totals,
+                );
             }
             match outcome {
                 Outcome::Emitted => {
@@ -465,7 +473,7 @@ impl Processor {
                             tier: tier.history_key,
                             due,
                             decided_at: now,
-                            score: candidate.action.score.unwrap_or(f64::NAN),
+                            score: candidate.action.score,
                         });
                     }
                 }
@@ -499,7 +507,7 @@ impl Processor {
             if contacts.iter().any(|k| {
                 k.use_case != uc.key
                     && within(k, policy.arbitration_window)
-                    && policy::outranks(policy.arbitrate_by, (k.priority, k.value), rank)
+                    && policy::outranks(policy.arbitrate_by, (k.priority, k.value.unwrap_or(f64::NAN)), rank)
             }) {
                 return Outcome::Suppressed(Reason::Arbitration);
             }
@@ -563,7 +571,7 @@ impl Processor {
                 ts: now,
                 outcome: outcome.code(),
                 reason: outcome.reason().map_or(u8::MAX, |r| r as u8),
-                score: action.score.unwrap_or(f64::NAN),
+                score: action.score,
             });
         }
         if self.audit_share <= 0.0
@@ -657,21 +665,8 @@ impl Processor {
             // a timer of a use case no longer in the set is dropped
             let Some((index, _)) = found else { continue };
             state.clock = state.clock.max(timer.due);
-            let catalog = &self.set.catalog;
-            let mut fields: FieldValues<'_> = SmallVec::from_elem(None, catalog.fields.len());
-            fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
-            fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(TIMER_EVENT_TYPE)));
-            fields[FIELD_TS] = Some(Val::Int(timer.due));
-            let event = Event {
-                fields,
-                type_index: None,
-            };
             // the same source in the engine and in replay, so action ids agree
-            let source = Source {
-                topic: TIMER_EVENT_TYPE,
-                partition: 0,
-                offset: timer.due,
-            };
+            let (event, source) = self.internal_event(customer_id, TIMER_EVENT_TYPE, timer.due, timer.due);
             counters.use_cases[index].timers_fired += 1;
             if let Some(candidate) = self.evaluate(index, state, &event, timer.due, source, counters, act) {
                 self.govern(smallvec::smallvec![candidate], state, timer.due, counters, act);
@@ -680,6 +675,32 @@ impl Processor {
         if state.policy.as_ref().is_some_and(|p| !p.deferred.is_empty()) {
             self.deliver_deferred(state, customer_id, event_time, counters, act);
         }
+    }
+
+    /// The evaluation event of something the engine itself brings about (a timer coming due, a
+    /// deferred action sent): type `kind`, time `ts`; its source is `kind` at offset `offset` in
+    /// the engine and in replay alike, so action ids agree.
+    fn internal_event<'c>(
+        &self,
+        customer_id: &'c str,
+        kind: &'static str,
+        ts: i64,
+        offset: i64,
+    ) -> (Event<'c>, Source<'static>) {
+        let mut fields: FieldValues<'_> = SmallVec::from_elem(None, self.set.catalog.fields.len());
+        fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
+        fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(kind)));
+        fields[FIELD_TS] = Some(Val::Int(ts));
+        let event = Event {
+            fields,
+            type_index: None,
+        };
+        let source = Source {
+            topic: kind,
+            partition: 0,
+            offset,
+        };
+        (event, source)
     }
 
     /// Sends the deferred actions whose quiet hours have ended, earliest first; consent is
@@ -714,21 +735,9 @@ impl Processor {
             let Some(tier_index) = uc.tiers.iter().position(|t| t.history_key == deferred.tier) else {
                 continue;
             };
-            let catalog = &self.set.catalog;
-            let mut fields: FieldValues<'_> = SmallVec::from_elem(None, catalog.fields.len());
-            fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
-            fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(DEFERRED_EVENT_TYPE)));
-            fields[FIELD_TS] = Some(Val::Int(deferred.due));
-            let event = Event {
-                fields,
-                type_index: None,
-            };
-            let source = Source {
-                topic: DEFERRED_EVENT_TYPE,
-                partition: 0,
-                offset: deferred.decided_at,
-            };
-            let score = (!deferred.score.is_nan()).then_some(deferred.score);
+            let (event, source) =
+                self.internal_event(customer_id, DEFERRED_EVENT_TYPE, deferred.due, deferred.decided_at);
+            let score = deferred.score;
             let vars = EvalVars {
                 set: &self.set,
                 state,

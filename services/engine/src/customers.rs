@@ -268,7 +268,7 @@ pub fn describe(set: &UseCaseSet, partition: i32, customer_id: &str, state: &Cus
                 "tier": names.tier(d.tier),
                 "due": d.due,
                 "decided_at": d.decided_at,
-                "score": number(d.score),
+                "score": d.score.map_or(Value::Null, number),
             })
         })
         .collect();
@@ -296,7 +296,7 @@ pub fn describe(set: &UseCaseSet, partition: i32, customer_id: &str, state: &Cus
                 "ts": d.ts,
                 "outcome": outcome_name(d.outcome),
                 "reason": Reason::from_u8(d.reason).map(Reason::as_str),
-                "score": number(d.score),
+                "score": d.score.map_or(Value::Null, number),
             })
         })
         .collect();

@@ -1373,26 +1373,23 @@ impl Worker {
 /// (refunds counted as negative conversion values) is not published.
 fn publish_attribution(m: &Metrics, id: &str, group: &str, delta: &GroupTotals) {
     let labels = [id, group];
-    if delta.exposed > 0 {
-        m.attribution_exposures.with_label_values(&labels).inc_by(delta.exposed);
+    let counts = [
+        (&m.attribution_exposures, delta.exposed),
+        (&m.attribution_converted, delta.converted),
+        (&m.attribution_conversions, delta.conversions),
+    ];
+    for (counter, n) in counts {
+        if n > 0 {
+            counter.with_label_values(&labels).inc_by(n);
+        }
     }
-    if delta.converted > 0 {
-        m.attribution_converted
-            .with_label_values(&labels)
-            .inc_by(delta.converted);
-    }
-    if delta.conversions > 0 {
-        m.attribution_conversions
-            .with_label_values(&labels)
-            .inc_by(delta.conversions);
-    }
-    if delta.revenue > 0.0 {
-        m.attribution_revenue.with_label_values(&labels).inc_by(delta.revenue);
-    }
-    if delta.revenue_squared > 0.0 {
-        m.attribution_revenue_squared
-            .with_label_values(&labels)
-            .inc_by(delta.revenue_squared);
+    for (counter, x) in [
+        (&m.attribution_revenue, delta.revenue),
+        (&m.attribution_revenue_squared, delta.revenue_squared),
+    ] {
+        if x > 0.0 {
+            counter.with_label_values(&labels).inc_by(x);
+        }
     }
 }
 
