@@ -1301,13 +1301,12 @@ impl Worker {
                 };
                 target.with_label_values(&[id, tier.channel.as_ref()]).inc_by(n - b);
             }
+            // every (use case, reason) series exists from the start, so rate() sees the first one
             for reason in Reason::ALL {
                 let (n, b) = (now.suppressed[reason as usize], before.suppressed[reason as usize]);
-                if n > b {
-                    m.policy_suppressed
-                        .with_label_values(&[id, reason.as_str()])
-                        .inc_by(n - b);
-                }
+                m.policy_suppressed
+                    .with_label_values(&[id, reason.as_str()])
+                    .inc_by(n.saturating_sub(b));
             }
             m.policy_deferred
                 .with_label_values(&[id])
@@ -1378,18 +1377,15 @@ fn publish_attribution(m: &Metrics, id: &str, group: &str, delta: &GroupTotals) 
         (&m.attribution_converted, delta.converted),
         (&m.attribution_conversions, delta.conversions),
     ];
+    // the series exist from the start (zero), so rate() and sums see every group
     for (counter, n) in counts {
-        if n > 0 {
-            counter.with_label_values(&labels).inc_by(n);
-        }
+        counter.with_label_values(&labels).inc_by(n);
     }
     for (counter, x) in [
         (&m.attribution_revenue, delta.revenue),
         (&m.attribution_revenue_squared, delta.revenue_squared),
     ] {
-        if x > 0.0 {
-            counter.with_label_values(&labels).inc_by(x);
-        }
+        counter.with_label_values(&labels).inc_by(x.max(0.0));
     }
 }
 
