@@ -1251,10 +1251,13 @@ mod tests {
             assert_eq!(event.stream, Stream::Transaction);
         }
         let transaction: BTreeSet<&str> = ["company_profile", "purchase", "contract"].into();
-        assert_eq!(streams.len(), 7, "every event type occurs: {streams:?}");
+        let consent: BTreeSet<&str> = ["consent_given", "consent_withdrawn"].into();
+        assert_eq!(streams.len(), 9, "every event type occurs: {streams:?}");
         for (kind, stream) in streams {
             let expected = if transaction.contains(kind.as_str()) {
                 Stream::Transaction
+            } else if consent.contains(kind.as_str()) {
+                Stream::Consent
             } else {
                 Stream::Behaviour
             };
