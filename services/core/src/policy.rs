@@ -513,8 +513,9 @@ impl Policy {
         Some(at.timestamp_millis().max(now))
     }
 
-    /// Applies a consent event to the customer's policy state; false when it is none.
-    pub fn apply_consent(&self, catalog: &Catalog, event: &Event<'_>, state: &mut PolicyState) -> bool {
+    /// Applies a consent event to the customer's state; false (and nothing touched) when the
+    /// event is none.
+    pub fn apply_consent(&self, catalog: &Catalog, event: &Event<'_>, state: &mut crate::state::CustomerState) -> bool {
         let (Some(consent), Some(type_index)) = (self.consent, event.type_index) else {
             return false;
         };
@@ -530,7 +531,7 @@ impl Policy {
                 _ => None,
             })
             .unwrap_or(ALL_CHANNELS);
-        state.set_consent(channel, granted, event.ts());
+        state.policy_mut().set_consent(channel, granted, event.ts());
         true
     }
 }

@@ -304,7 +304,7 @@ impl Processor {
         let bit = 1u64 << type_index;
         let policy = &self.set.policy;
         if policy.consent.is_some() {
-            policy.apply_consent(catalog, event, state.policy_mut());
+            policy.apply_consent(catalog, event, state);
         }
         if policy.conversion_mask & bit != 0 {
             self.attribute(state, event, counters);
