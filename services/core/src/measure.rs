@@ -36,6 +36,17 @@ impl GroupTotals {
         self.revenue_squared += after * after - before * before;
     }
 
+    /// What was added since `earlier` (an older snapshot of the same totals).
+    pub fn since(&self, earlier: &GroupTotals) -> GroupTotals {
+        GroupTotals {
+            exposed: self.exposed.saturating_sub(earlier.exposed),
+            converted: self.converted.saturating_sub(earlier.converted),
+            conversions: self.conversions.saturating_sub(earlier.conversions),
+            revenue: self.revenue - earlier.revenue,
+            revenue_squared: self.revenue_squared - earlier.revenue_squared,
+        }
+    }
+
     pub fn merge(&mut self, other: &GroupTotals) {
         self.exposed += other.exposed;
         self.converted += other.converted;

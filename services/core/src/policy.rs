@@ -88,6 +88,18 @@ impl Outcome {
         }
     }
 
+    /// The name of a [`Outcome::code`] (`unknown` for codes this build does not know).
+    pub fn name_of_code(code: u8) -> &'static str {
+        match code {
+            0 => "emitted",
+            1 => "deferred",
+            2 => "held_out",
+            3 => "suppressed",
+            4 => "delivered",
+            _ => "unknown",
+        }
+    }
+
     /// Compact code for the state's decision log.
     pub fn code(self) -> u8 {
         match self {
@@ -678,13 +690,20 @@ impl PolicyState {
     }
 }
 
-/// `a` outranks `b` in arbitration: (priority, expected value) or the reverse.
-pub fn outranks(by: ArbitrateBy, a: (u32, f64), b: (u32, f64)) -> bool {
+/// How `a` ranks against `b` in arbitration, each (priority, expected value; NaN: none stated):
+/// by priority then expected value, or the reverse.
+pub fn rank_order(by: ArbitrateBy, a: (u32, f64), b: (u32, f64)) -> std::cmp::Ordering {
     let value = |v: f64| if v.is_nan() { f64::NEG_INFINITY } else { v };
+    let (a_value, b_value) = (value(a.1), value(b.1));
     match by {
-        ArbitrateBy::Priority => (a.0, value(a.1)) >= (b.0, value(b.1)),
-        ArbitrateBy::ExpectedValue => (value(a.1), a.0) >= (value(b.1), b.0),
+        ArbitrateBy::Priority => a.0.cmp(&b.0).then(a_value.total_cmp(&b_value)),
+        ArbitrateBy::ExpectedValue => a_value.total_cmp(&b_value).then(a.0.cmp(&b.0)),
     }
+}
+
+/// `a` ranks at least as high as `b`: it wins arbitration against `b`.
+pub fn outranks(by: ArbitrateBy, a: (u32, f64), b: (u32, f64)) -> bool {
+    rank_order(by, a, b).is_ge()
 }
 
 #[cfg(test)]

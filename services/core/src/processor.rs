@@ -375,6 +375,12 @@ impl Processor {
         self.mode == Mode::BackTest || uc.status == Status::Live
     }
 
+    /// Whether a use case's decisions are remembered in the customer's state (attribution
+    /// windows, the decision log): a `policy.yaml` or a holdout asks for them.
+    fn keeps_policy_state(&self, uc: &UseCase) -> bool {
+        self.writes_policy(uc) && (self.set.policy.configured || uc.holdout_share > 0.0)
+    }
+
     /// Puts this event's decisions to act through the contact policy, best ranked first, and
     /// emits, defers, holds out or suppresses each.
     fn govern(
@@ -389,19 +395,7 @@ impl Processor {
         if candidates.len() > 1 {
             let rank = |c: &Candidate| (self.set.use_cases[c.index].priority, c.value);
             // stable: equal ranks keep the set's order (priority, then id)
-            candidates.sort_by(|a, b| {
-                if policy::outranks(policy.arbitrate_by, rank(a), rank(b))
-                    && !policy::outranks(policy.arbitrate_by, rank(b), rank(a))
-                {
-                    std::cmp::Ordering::Less
-                } else if policy::outranks(policy.arbitrate_by, rank(b), rank(a))
-                    && !policy::outranks(policy.arbitrate_by, rank(a), rank(b))
-                {
-                    std::cmp::Ordering::Greater
-                } else {
-                    std::cmp::Ordering::Equal
-                }
-            });
+            candidates.sort_by(|a, b| policy::rank_order(policy.arbitrate_by, rank(b), rank(a)));
         }
         if policy.configured {
             if let Some(ps) = state.policy.as_deref_mut() {
@@ -448,7 +442,7 @@ impl Processor {
                     held_out: control,
                 });
             }
-            if writes && (policy.configured || uc.holdout_share > 0.0) {
+            if self.keeps_policy_state(uc) {
                 let totals = if control { &mut c.control } else { &mut c.treatment };
                 open_exposure(
                     state.policy_mut(),
@@ -564,7 +558,7 @@ impl Processor {
         state: &mut CustomerState,
         now: i64,
     ) {
-        if self.writes_policy(uc) && (self.set.policy.configured || uc.holdout_share > 0.0) {
+        if self.keeps_policy_state(uc) {
             state.policy_mut().remember(DecisionEntry {
                 use_case: uc.key,
                 tier: tier_key,
@@ -823,8 +817,8 @@ impl Processor {
                     None => Ok(f64::NAN),
                     Some(expr) => expr.eval_f64(&vars),
                 };
-                match build_action(uc, tier, score, &vars, source, "").and_then(|a| Ok((a, value?))) {
-                    Ok((mut action, value)) => {
+                match (build_action(uc, tier, score, &vars, source, ""), value) {
+                    (Ok(mut action), Ok(value)) => {
                         if let Some(recommender) = &uc.recommender {
                             action.recommendations = scratch
                                 .recommended
@@ -839,7 +833,7 @@ impl Processor {
                             value,
                         });
                     }
-                    Err(_) => uc_counters.errors += 1,
+                    _ => uc_counters.errors += 1,
                 }
             }
             Ok(Decision::Blocked) => uc_counters.retrigger_blocked += 1,
@@ -1135,7 +1129,8 @@ pub fn action_id(
     format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&key))
 }
 
-pub(crate) fn val_to_json(value: &Val<'_>) -> serde_json::Value {
+/// A CEL value as JSON (a non-finite double as `null`).
+pub fn val_to_json(value: &Val<'_>) -> serde_json::Value {
     match value {
         Val::Bool(b) => serde_json::Value::Bool(*b),
         Val::Int(i) => serde_json::Value::from(*i),

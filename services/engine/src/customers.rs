@@ -3,8 +3,8 @@
 //! engine thread: the HTTP handler sends a [`CustomerQuery`] through [`CustomerQueries`], and the
 //! engine loop answers between two polls (a non-blocking `try_recv` per loop iteration).
 
-use revenue_core::expr::Val;
 use revenue_core::policy::{self, Outcome, Reason, ALL_CHANNELS};
+use revenue_core::processor::val_to_json;
 use revenue_core::{CustomerState, UseCaseSet};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -114,15 +114,6 @@ impl CustomerQueries {
     }
 }
 
-fn val_to_json(value: &Val<'_>) -> Value {
-    match value {
-        Val::Bool(b) => Value::Bool(*b),
-        Val::Int(i) => Value::from(*i),
-        Val::Double(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
-        Val::Str(s) => Value::String(s.to_string()),
-    }
-}
-
 fn number(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, Value::Number)
 }
@@ -186,17 +177,6 @@ impl<'s> Names<'s> {
         self.channels
             .get(&key)
             .map_or_else(|| hex(key), |name| name.to_string())
-    }
-}
-
-fn outcome_name(code: u8) -> &'static str {
-    match code {
-        0 => Outcome::Emitted.as_str(),
-        1 => Outcome::Deferred(0).as_str(),
-        2 => Outcome::HeldOut.as_str(),
-        3 => Outcome::Suppressed(Reason::Consent).as_str(),
-        4 => Outcome::Delivered.as_str(),
-        _ => "unknown",
     }
 }
 
@@ -294,7 +274,7 @@ pub fn describe(set: &UseCaseSet, partition: i32, customer_id: &str, state: &Cus
                 "use_case_id": names.use_case(d.use_case),
                 "tier": names.tier(d.tier),
                 "ts": d.ts,
-                "outcome": outcome_name(d.outcome),
+                "outcome": Outcome::name_of_code(d.outcome),
                 "reason": Reason::from_u8(d.reason).map(Reason::as_str),
                 "score": d.score.map_or(Value::Null, number),
             })
@@ -348,7 +328,7 @@ mod tests {
 
     #[test]
     fn outcome_codes_map_to_their_names() {
-        let names: Vec<&str> = (0..=5).map(outcome_name).collect();
+        let names: Vec<&str> = (0..=5).map(Outcome::name_of_code).collect();
         assert_eq!(
             names,
             ["emitted", "deferred", "held_out", "suppressed", "delivered", "unknown"]
@@ -360,7 +340,7 @@ mod tests {
             Outcome::Suppressed(Reason::Cap),
             Outcome::Delivered,
         ] {
-            assert_eq!(outcome_name(outcome.code()), outcome.as_str());
+            assert_eq!(Outcome::name_of_code(outcome.code()), outcome.as_str());
         }
     }
 }

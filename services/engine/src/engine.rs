@@ -1322,13 +1322,7 @@ impl Worker {
                 ("treatment", &now.treatment, &before.treatment, &mut cumulative.0),
                 ("control", &now.control, &before.control, &mut cumulative.1),
             ] {
-                let delta = GroupTotals {
-                    exposed: now.exposed.saturating_sub(before.exposed),
-                    converted: now.converted.saturating_sub(before.converted),
-                    conversions: now.conversions.saturating_sub(before.conversions),
-                    revenue: now.revenue - before.revenue,
-                    revenue_squared: now.revenue_squared - before.revenue_squared,
-                };
+                let delta = now.since(before);
                 publish_attribution(m, id, group, &delta);
                 total.merge(&delta);
             }
@@ -1368,8 +1362,8 @@ impl Worker {
     }
 }
 
-/// Publishes one group's attribution deltas. Counters only go up: a negative revenue delta
-/// (refunds counted as negative conversion values) is not published.
+/// Publishes one group's attribution deltas (conversion values are never negative, so
+/// neither are the deltas).
 fn publish_attribution(m: &Metrics, id: &str, group: &str, delta: &GroupTotals) {
     let labels = [id, group];
     let counts = [

@@ -82,11 +82,14 @@ async fn serve_customer(
     headers: HeaderMap,
 ) -> axum::response::Response {
     let customers = &app.status.customers;
-    if !customers.enabled() {
-        return json_error(
+    let disabled = || {
+        json_error(
             StatusCode::NOT_FOUND,
             "the customer API is disabled (http.customer_api.enabled)",
-        );
+        )
+    };
+    if !customers.enabled() {
+        return disabled();
     }
     if !bearer(&headers).is_some_and(|token| customers.authorized(token)) {
         let mut response = json_error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token");
@@ -98,12 +101,7 @@ async fn serve_customer(
     let (reply, answer) = tokio::sync::oneshot::channel();
     match customers.ask(CustomerQuery { customer_id, reply }) {
         Ok(()) => {}
-        Err(AskError::Disabled) => {
-            return json_error(
-                StatusCode::NOT_FOUND,
-                "the customer API is disabled (http.customer_api.enabled)",
-            )
-        }
+        Err(AskError::Disabled) => return disabled(),
         Err(AskError::Busy) => return json_error(StatusCode::SERVICE_UNAVAILABLE, "the engine is busy; retry shortly"),
     }
     match tokio::time::timeout(CUSTOMER_TIMEOUT, answer).await {

@@ -404,7 +404,11 @@ pub fn replay_with_decisions(
     for uc in &mut summary.use_cases {
         add_costs(&set.policy, uc);
     }
-    summary.kpis = kpis(&set, &summary.use_cases);
+    let window_days = set
+        .policy
+        .configured
+        .then(|| set.policy.attribution_window as f64 / revenue_core::duration::DAY_MS as f64);
+    summary.kpis = kpis(&summary.use_cases, window_days);
     Ok(summary)
 }
 
@@ -419,23 +423,39 @@ fn add_costs(policy: &Policy, uc: &mut UseCaseSummary) {
         })
         .collect();
     uc.cost = uc.cost_by_channel.values().sum();
-    let incremental = uc
-        .measurement
-        .as_ref()
-        .and_then(|m| m.lift.as_ref())
-        .and_then(|l| l.incremental_revenue);
-    uc.roi = incremental.and_then(|i| roi(i.estimate, uc.cost));
+    uc.roi = use_case_roi(uc);
 }
 
-/// The domain's early indicators over the run: attributable sales, revenue effect, degree of
-/// automation, cost and ROI.
-fn kpis(set: &UseCaseSet, use_cases: &[UseCaseSummary]) -> Kpis {
-    let live: Vec<&UseCaseSummary> = use_cases.iter().filter(|u| u.status == "live").collect();
+/// (incremental revenue − cost) ÷ cost of one use case; None without a lift or a cost.
+pub fn use_case_roi(uc: &UseCaseSummary) -> Option<f64> {
+    let incremental = uc.measurement.as_ref()?.lift?.incremental_revenue?;
+    roi(incremental.estimate, uc.cost)
+}
+
+/// The domain's early indicators over use-case summaries (replay's, or a Prometheus server's):
+/// attributable sales, revenue effect, degree of automation, cost and ROI. A use case counts as
+/// live by its status; when no use case has one (a server without the info metric), one that
+/// sent actions does.
+pub fn kpis(use_cases: &[UseCaseSummary], attribution_window_days: Option<f64>) -> Kpis {
+    let known_status = use_cases.iter().any(|u| !u.status.is_empty());
+    let live: Vec<&UseCaseSummary> = use_cases
+        .iter()
+        .filter(|u| {
+            if known_status {
+                u.status == "live"
+            } else {
+                u.actions > 0
+            }
+        })
+        .collect();
     let covered = |label: &str| -> Vec<String> {
         let all: BTreeSet<String> = live.iter().filter_map(|u| u.labels.get(label).cloned()).collect();
         all.into_iter().collect()
     };
-    let channels: BTreeSet<String> = live.iter().flat_map(|u| u.channels.iter().cloned()).collect();
+    let channels: BTreeSet<String> = live
+        .iter()
+        .flat_map(|u| u.channels.iter().chain(u.actions_by_channel.keys()).cloned())
+        .collect();
     let measured = use_cases.iter().filter_map(|u| u.measurement.as_ref());
     let incremental_revenue: f64 = measured
         .clone()
@@ -453,10 +473,7 @@ fn kpis(set: &UseCaseSet, use_cases: &[UseCaseSummary]) -> Kpis {
         incremental_revenue,
         cost,
         roi: roi(incremental_revenue, cost),
-        attribution_window_days: set
-            .policy
-            .configured
-            .then(|| set.policy.attribution_window as f64 / revenue_core::duration::DAY_MS as f64),
+        attribution_window_days,
     }
 }
 

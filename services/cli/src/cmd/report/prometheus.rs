@@ -3,8 +3,8 @@
 //! export (yet) read as zero.
 
 use anyhow::{bail, Context};
-use revenue_core::measure::{lift, roi, GroupTotals};
-use revenue_offline::replay::{Measurement, StageSummary, UseCaseSummary};
+use revenue_core::measure::{lift, GroupTotals};
+use revenue_offline::replay::{kpis, use_case_roi, Measurement, StageSummary, UseCaseSummary};
 use revenue_offline::ReplaySummary;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -259,14 +259,7 @@ pub fn summarize(a: &Answers) -> ReplaySummary {
         ..Default::default()
     };
     summary.actions = summary.use_cases.iter().map(|uc| uc.actions).sum();
-    refresh_kpis(
-        &mut summary,
-        groups
-            .iter()
-            .filter(|((_, g), _)| g == "treatment")
-            .map(|(_, t)| t.revenue)
-            .sum(),
-    );
+    summary.kpis = kpis(&summary.use_cases, None);
     summary
 }
 
@@ -299,51 +292,9 @@ pub fn enrich(live: &mut ReplaySummary, replay: &ReplaySummary) {
             })
             .collect();
         uc.cost = uc.cost_by_channel.values().sum();
-        let incremental = uc
-            .measurement
-            .as_ref()
-            .and_then(|m| m.lift)
-            .and_then(|l| l.incremental_revenue)
-            .map_or(0.0, |i| i.estimate);
-        uc.roi = roi(incremental, uc.cost);
+        uc.roi = use_case_roi(uc);
     }
-    live.kpis.attribution_window_days = replay.kpis.attribution_window_days;
-    let attributable = live.kpis.attributable_revenue;
-    refresh_kpis(live, attributable);
-}
-
-fn refresh_kpis(s: &mut ReplaySummary, attributable_revenue: f64) {
-    let k = &mut s.kpis;
-    k.use_cases = s.use_cases.len() as u64;
-    let known_status = s.use_cases.iter().any(|uc| !uc.status.is_empty());
-    // without the info metric, a use case that sent actions is taken as acting automatically
-    k.live_use_cases = s
-        .use_cases
-        .iter()
-        .filter(|uc| {
-            if known_status {
-                uc.status == "live"
-            } else {
-                uc.actions > 0
-            }
-        })
-        .count() as u64;
-    let collect = |f: &dyn Fn(&UseCaseSummary) -> Vec<String>| -> Vec<String> {
-        let set: BTreeSet<String> = s.use_cases.iter().flat_map(f).collect();
-        set.into_iter().collect()
-    };
-    k.channels = collect(&|uc| uc.actions_by_channel.keys().cloned().collect());
-    k.regions = collect(&|uc| uc.labels.get("region").cloned().into_iter().collect());
-    k.business_units = collect(&|uc| uc.labels.get("business_unit").cloned().into_iter().collect());
-    k.attributable_revenue = attributable_revenue;
-    k.incremental_revenue = s
-        .use_cases
-        .iter()
-        .filter_map(|uc| uc.measurement.as_ref()?.lift?.incremental_revenue)
-        .map(|i| i.estimate)
-        .sum();
-    k.cost = s.use_cases.iter().map(|uc| uc.cost).sum();
-    k.roi = roi(k.incremental_revenue, k.cost);
+    live.kpis = kpis(&live.use_cases, replay.kpis.attribution_window_days);
 }
 
 #[cfg(test)]
