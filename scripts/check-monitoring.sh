@@ -497,7 +497,7 @@ begin "(c) revenue-engine demo --keep-running, promtool check metrics on its /me
 engine_addr=""
 demo_pid=""
 if [ ! -x "$BIN" ]; then
-  bad "no engine binary at $BIN (set REVENUE_ENGINE_BIN, or build: cargo build --release -p revenue-engine)"
+  bad "no engine binary at $BIN (set REVENUE_ENGINE_BIN, or build: cargo build --release -p revenue-cli)"
 else
   "$BIN" demo --keep-running --http 127.0.0.1:0 --events "$DEMO_EVENTS" --rate "$DEMO_RATE" \
     </dev/null >"$work/demo.log" 2>&1 &

@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
-cargo run --release -q -p revenue-engine -- demo "$@"
+cargo run --release -q -p revenue-cli -- demo "$@"

@@ -11,8 +11,8 @@
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use revenue_engine_kafka::changelog::RestoreContext;
-use revenue_engine_kafka::store::PartitionStore;
+use revenue_engine::changelog::RestoreContext;
+use revenue_engine::store::PartitionStore;
 use revenue_testkit::{
     aborted_messages_hidden, bench_lines, customer_of, decode_action, free_port, http_get, murmur2_partition,
     offline_run, read_all, repo, send_waiting, wait_exit, OfflineRun, Tansu, ACTION_TOPICS, INPUT, PARTITIONS,
@@ -378,7 +378,7 @@ fn check_actions(bootstrap: &str, offline: &OfflineRun) -> usize {
 
 /// Every customer of `partition` in `store` equals the crash-free run's state.
 fn check_store(store: &mut PartitionStore, partition: i32, offline: &OfflineRun, context: &str) -> usize {
-    let set = revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
+    let set = revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
     let mut compared = 0;
     for (customer, expected) in &offline.states {
         if murmur2_partition(customer.as_bytes(), PARTITIONS) != partition {
@@ -409,13 +409,13 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         .expect("restorer");
     let fresh = tempfile::tempdir().expect("dir");
     let changelog = format!("{group}.state-changelog");
-    let set = revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
+    let set = revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("use cases");
     let mut customers = 0;
     for partition in 0..PARTITIONS {
         let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
         let store = PartitionStore::open(fresh.path(), partition, 100_000).expect("store");
         let bound = (guarantee == Guarantee::ExactlyOnce).then_some(&next);
-        let (mut store, _) = revenue_engine_kafka::changelog::restore(
+        let (mut store, _) = revenue_engine::changelog::restore(
             &restorer,
             &set.catalog,
             &changelog,
@@ -438,7 +438,7 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
         for instance in instances {
             let dir = instance.state_dir();
-            if !revenue_engine_kafka::store::store_path(&dir, partition).exists() {
+            if !revenue_engine::store::store_path(&dir, partition).exists() {
                 continue;
             }
             let mut store = PartitionStore::open(&dir, partition, 100_000).expect("store");
@@ -608,7 +608,7 @@ fn crash_and_restart(guarantee: Guarantee, group: &'static str, plan: &[(Crash, 
     scenario.finish(feeder, &mut [&mut engine], &[]);
 }
 
-use revenue_engine_kafka::failpoint::{AFTER_COMMIT, BEFORE_COMMIT, BEFORE_OFFSET_COMMIT};
+use revenue_engine::failpoint::{AFTER_COMMIT, BEFORE_COMMIT, BEFORE_OFFSET_COMMIT};
 
 #[test]
 fn exactly_once_survives_sigkills_crashes_in_commits_and_lost_disks() {

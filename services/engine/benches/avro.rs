@@ -6,7 +6,7 @@ use apache_avro::types::Value;
 use revenue_core::expr::Val;
 use revenue_core::spec::Status;
 use revenue_core::Action;
-use revenue_engine_kafka::wire::{
+use revenue_engine::wire::{
     ActionEncoder, AvroAction, InputDecoder, InputFormat, OutputFormat, SchemaResolver, SchemaSource, ACTION_SCHEMA,
 };
 use std::borrow::Cow;
@@ -163,7 +163,7 @@ fn main() {
 
     println!("\ninput decoding (reference catalog, page_view with 3 optional fields)");
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let set = revenue_offline::load_dir(&repo.join("usecases/reference")).expect("reference use cases");
+    let set = revenue_usecases::load_dir(&repo.join("usecases/reference")).expect("reference use cases");
     let resolver = SchemaResolver::new(SchemaSource::Local(BTreeMap::from([(
         1,
         repo.join("schemas/avro/behavioural-event.avsc"),

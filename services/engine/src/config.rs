@@ -206,7 +206,7 @@ impl Default for AuditConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub format: LogFormat,
-    /// A `tracing` filter, e.g. `info` or `revenue_engine_kafka=debug,info`.
+    /// A `tracing` filter, e.g. `info` or `revenue_engine=debug,info`.
     pub level: String,
 }
 

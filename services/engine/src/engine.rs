@@ -346,7 +346,7 @@ fn kafka_config(config: &EngineConfig) -> ClientConfig {
     client
 }
 
-/// Starts the engine on its own thread. Use cases are compiled already (see `revenue_offline::load_dir`).
+/// Starts the engine on its own thread. Use cases are compiled already (see `revenue_usecases::load_dir`).
 pub fn start(
     config: EngineConfig,
     set: Arc<UseCaseSet>,
@@ -472,7 +472,7 @@ pub fn start(
                 config.use_cases.dir.clone(),
                 Duration::from_millis(ms),
                 // what is on disk now: the set may have been handed in from elsewhere (bench)
-                revenue_offline::read_dir_all(&config.use_cases.dir)
+                revenue_usecases::read_dir_all(&config.use_cases.dir)
                     .map(|(_, _, checksum)| checksum)
                     .unwrap_or_else(|_| use_cases.checksum.clone()),
                 status.clone(),

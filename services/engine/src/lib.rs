@@ -1,11 +1,9 @@
 //! Revenue Engine's streaming engine: a Kafka consumer group with per-partition RocksDB state,
 //! evaluating the use cases of `revenue-core` and producing actions.
 
-pub mod bench;
 pub mod changelog;
 pub mod config;
 pub mod customers;
-pub mod demo;
 pub mod engine;
 pub mod failpoint;
 pub mod http;

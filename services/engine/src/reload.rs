@@ -134,7 +134,7 @@ impl Watcher {
             let mut seen = running_checksum;
             while !flag.load(Ordering::Relaxed) {
                 sleep_unless_stopped(interval, &flag);
-                let (files, models, checksum) = match revenue_offline::read_dir_all(&dir) {
+                let (files, models, checksum) = match revenue_usecases::read_dir_all(&dir) {
                     Ok(all) => all,
                     Err(e) => {
                         tracing::warn!(error = %e, "use-case directory unreadable; the running set stays");

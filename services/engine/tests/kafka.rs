@@ -4,16 +4,16 @@
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, Producer};
-use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig, Guarantee};
-use revenue_engine_kafka::http::HttpServer;
-use revenue_engine_kafka::wire::{ActionEncoder, OutputFormat};
-use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
+use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
+use revenue_engine::http::HttpServer;
+use revenue_engine::wire::{ActionEncoder, OutputFormat};
+use revenue_engine::{start, EngineHandle, Metrics, Status};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use revenue_engine_kafka::store::PartitionStore;
+use revenue_engine::store::PartitionStore;
 use revenue_testkit::{
     aborted_messages_hidden, bench_lines, decode_action, http_get, murmur2_partition, offline_run, produce_keyed,
     produce_lines, producer, read_all, repo, wait_for, Tansu, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS,
@@ -68,7 +68,7 @@ fn config(bootstrap: &str, state: &Path, group: &str) -> EngineConfig {
 }
 
 fn launch(config: EngineConfig) -> EngineHandle {
-    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
     start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default())).expect("engine starts")
 }
 
@@ -95,7 +95,7 @@ fn benchmark_20k_events_yield_exactly_the_reference_actions() {
     let bootstrap = cluster.bootstrap_servers();
     let state = tempfile::tempdir().expect("state dir");
     let config = config(&bootstrap, state.path(), "bench");
-    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
     let (metrics, status) = (Arc::new(Metrics::new()), Arc::new(Status::default()));
     let http = HttpServer::start("127.0.0.1:0", metrics.clone(), status.clone()).expect("listener");
     assert!(
@@ -422,7 +422,7 @@ fn a_new_instance_with_an_empty_disk_restores_state_from_the_changelog() {
     produce_lines(&bootstrap, second);
     let disk_b = tempfile::tempdir().expect("state dir");
     let config_b = config(&bootstrap, disk_b.path(), "lost-disk");
-    let set = Arc::new(revenue_offline::load_dir(&config_b.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config_b.use_cases.dir).expect("use cases load"));
     let metrics = Arc::new(Metrics::new());
     let engine = start(config_b, set, metrics.clone(), Arc::new(Status::default())).expect("engine starts");
     wait_for("second half consumed", Duration::from_secs(60), || {
@@ -452,7 +452,7 @@ fn a_changelog_with_another_partition_count_is_a_clear_startup_error() {
     let mut config = config(&bootstrap, state.path(), "mismatch");
     config.state.changelog_topic = "wrong-size-changelog".into();
     cluster.create_topic("wrong-size-changelog", 3, 1).expect("topic");
-    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
     let err = start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default()))
         .err()
         .expect("refused");
@@ -562,7 +562,7 @@ fn write_checkpoint(
     commit: bool,
 ) {
     use rdkafka::message::{Header, OwnedHeaders};
-    use revenue_engine_kafka::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
+    use revenue_engine::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
     let id = id.to_le_bytes();
     let header = || {
         OwnedHeaders::new().insert(Header {
@@ -605,8 +605,8 @@ fn write_checkpoint(
 
 #[test]
 fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_them() {
-    use revenue_engine_kafka::changelog::{restore, RestoreContext};
-    use revenue_engine_kafka::store::PartitionStore;
+    use revenue_engine::changelog::{restore, RestoreContext};
+    use revenue_engine::store::PartitionStore;
     let tansu = Tansu::start();
     tansu.create_topics(&[("changelog", 1), ("probe", 1)]);
     let hides_aborted = aborted_messages_hidden(&tansu.bootstrap, "probe");
@@ -633,7 +633,7 @@ fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_t
     let restored = |committed: Option<&std::collections::BTreeMap<String, i64>>| {
         let dir = tempfile::tempdir().expect("dir");
         let store = PartitionStore::open(dir.path(), 0, 1_000).expect("store");
-        let catalog = revenue_offline::load_dir(&repo().join("usecases/benchmark"))
+        let catalog = revenue_usecases::load_dir(&repo().join("usecases/benchmark"))
             .expect("loads")
             .catalog;
         let (store, _) = restore(&restorer, &catalog, "changelog", 0, store, committed, |_| {}).expect("restore");
@@ -712,7 +712,7 @@ fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
     let mut config = config(&bootstrap, state.path(), "reload");
     config.use_cases.dir = mount.dir.path().to_path_buf();
     config.use_cases.reload_interval_ms = 100;
-    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
     let metrics = Arc::new(Metrics::new());
     let status = Arc::new(Status::default());
     let http = HttpServer::start("127.0.0.1:0", metrics.clone(), status.clone()).expect("http");

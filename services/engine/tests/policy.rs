@@ -6,11 +6,11 @@
 use rdkafka::mocking::MockCluster;
 use revenue_core::policy::in_control;
 use revenue_core::{Mode, Processor, Source};
-use revenue_engine_kafka::config::{CustomerIdSource, EngineConfig};
-use revenue_engine_kafka::http::HttpServer;
-use revenue_engine_kafka::store::PartitionStore;
-use revenue_engine_kafka::wire::OutputFormat;
-use revenue_engine_kafka::{start, EngineHandle, Metrics, Status};
+use revenue_engine::config::{CustomerIdSource, EngineConfig};
+use revenue_engine::http::HttpServer;
+use revenue_engine::store::PartitionStore;
+use revenue_engine::wire::OutputFormat;
+use revenue_engine::{start, EngineHandle, Metrics, Status};
 use revenue_testkit::{
     http_get_with, http_parts, metric_value, murmur2_partition, producer, read_all, send_waiting, wait_for, INPUT,
     PARTITIONS,
@@ -123,7 +123,7 @@ struct Running {
 
 /// Starts an engine and waits until it has joined the group.
 fn launch(config: EngineConfig) -> Running {
-    let set = Arc::new(revenue_offline::load_dir(&config.use_cases.dir).expect("use cases load"));
+    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
     let (metrics, status) = (Arc::new(Metrics::new()), Arc::new(Status::default()));
     let engine = start(config, set, metrics.clone(), status.clone()).expect("engine starts");
     wait_for("group join", Duration::from_secs(30), || {
@@ -153,7 +153,7 @@ impl Running {
         std::thread::sleep(Duration::from_millis(800));
     }
 
-    fn stop(self) -> revenue_engine_kafka::EngineReport {
+    fn stop(self) -> revenue_engine::EngineReport {
         self.engine.stop();
         self.engine.join().expect("stops cleanly")
     }
@@ -251,7 +251,7 @@ fn quiet_hours_defer_an_action_across_a_restart_and_a_restore_and_send_it_once()
         Some(1.0)
     );
     // the deferred action is on disk, committed with the state
-    let set = revenue_offline::load_dir(dir.path()).expect("loads");
+    let set = revenue_usecases::load_dir(dir.path()).expect("loads");
     {
         let store = PartitionStore::open(disk_a.path(), partition, 100).expect("store opens");
         let state = store.peek(&set.catalog, night).expect("reads").expect("stored");
@@ -358,14 +358,14 @@ const ATTRIBUTION: &str = "attribution:
 
 /// The customers `replay` acts on for `lines`, with the engine's evaluation (`Mode::Engine`).
 fn replay_customers(dir: &Path, lines: &[String]) -> BTreeSet<String> {
-    let set = Arc::new(revenue_offline::load_dir(dir).expect("loads"));
+    let set = Arc::new(revenue_usecases::load_dir(dir).expect("loads"));
     let input = lines.join("\n");
     let mut out = Vec::new();
-    let options = revenue_offline::ReplayOptions {
+    let options = revenue_replay::ReplayOptions {
         mode: Mode::Engine,
         ..Default::default()
     };
-    revenue_offline::replay(set, input.as_bytes(), &mut out, &options, |_| {}).expect("replays");
+    revenue_replay::replay(set, input.as_bytes(), &mut out, &options, |_| {}).expect("replays");
     String::from_utf8(out)
         .expect("UTF-8")
         .lines()
@@ -475,7 +475,7 @@ fn the_customer_api_is_off_by_default_needs_the_token_and_explains_the_state() {
     let token = "t0ken-with-enough-entropy";
     let mut enabled = config(&bootstrap, disk.path(), "api", dir.path());
     enabled.http.customer_api.enabled = true;
-    enabled.http.customer_api.token = revenue_engine_kafka::config::Secret(token.to_string());
+    enabled.http.customer_api.token = revenue_engine::config::Secret(token.to_string());
     let engine = launch(enabled);
     let http = HttpServer::start("127.0.0.1:0", engine.metrics.clone(), engine.status.clone()).expect("listener");
     let addr = http.addr.to_string();
@@ -566,7 +566,7 @@ fn policy_and_attribution_metrics_count_what_the_processor_counts() {
         }
     }
     // what the same events do to the processor, customer by customer (order per customer kept)
-    let set = Arc::new(revenue_offline::load_dir(dir.path()).expect("loads"));
+    let set = Arc::new(revenue_usecases::load_dir(dir.path()).expect("loads"));
     let processor = Processor::new(set.clone(), Mode::Engine);
     let mut expected = revenue_core::Counters::for_set(&set);
     let mut states: BTreeMap<String, revenue_core::CustomerState> = BTreeMap::new();

@@ -1,11 +1,11 @@
 //! The per-partition RocksDB store with its write-back cache, on real RocksDB on disk.
 
 use revenue_core::{decode_json, UseCaseSet};
-use revenue_engine_kafka::store::PartitionStore;
+use revenue_engine::store::PartitionStore;
 use std::path::Path;
 
 fn set() -> UseCaseSet {
-    revenue_offline::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../usecases/benchmark")).expect("loads")
+    revenue_usecases::load_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../usecases/benchmark")).expect("loads")
 }
 
 fn apply(set: &UseCaseSet, store: &mut PartitionStore, customer: &str, ts: i64) {

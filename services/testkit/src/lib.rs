@@ -30,13 +30,32 @@ pub fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-/// The benchmark workload (`../shared/bench/gen_events.py`) as JSON lines.
+/// A use-case directory shipped with the repository (`usecases/<name>`).
+pub fn usecases(name: &str) -> PathBuf {
+    repo().join("usecases").join(name)
+}
+
+/// The benchmark workload (`../shared/bench/gen_events.py`, seed 42) as committed under
+/// `services/testkit/data/` (gzip), so tests need neither Python nor `shared/`. Committed sizes:
+/// 20,000 events over 2,000 customers and 5,000 over 500 (`workload_matches_the_generator`
+/// checks them against the generator where it is available).
+pub fn bench_bytes(events: u32, customers: u32) -> Vec<u8> {
+    let path = workload_file(events, customers);
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e} (committed sizes: 20000/2000, 5000/500)", path.display()));
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes).expect("the committed workload is valid gzip");
+    bytes
+}
+
+/// The committed benchmark workload file of `events` events over `customers` customers.
+pub fn workload_file(events: u32, customers: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("data/bench-{events}-{customers}.jsonl.gz"))
+}
+
+/// The benchmark workload as JSON lines (see [`bench_bytes`]).
 pub fn bench_lines(events: u32, customers: u32) -> Vec<String> {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let out = dir.path().join("events.jsonl");
-    revenue_offline::workload::write(&repo(), &out, events.into(), customers.into()).expect("workload written");
-    std::fs::read_to_string(&out)
-        .expect("read")
+    String::from_utf8(bench_bytes(events, customers))
+        .expect("the committed workload is UTF-8")
         .lines()
         .map(str::to_string)
         .collect()
@@ -224,7 +243,7 @@ pub struct OfflineRun {
 }
 
 pub fn offline_run(lines: &[String]) -> OfflineRun {
-    let set = Arc::new(revenue_offline::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
+    let set = Arc::new(revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
     let processor = Processor::new(set.clone(), Mode::Engine);
     let mut counters = revenue_core::Counters::for_set(&set);
     let mut run = OfflineRun {

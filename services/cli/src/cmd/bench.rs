@@ -1,7 +1,7 @@
 use anyhow::Context;
-use revenue_engine_kafka::bench::{self, measured, Broker, EngineRun, Phase, Workload, STANDARD_ACTIONS};
-use revenue_engine_kafka::config::Guarantee;
-use revenue_offline::load_dir;
+use revenue_tools::bench::{self, measured, Broker, EngineRun, Phase, Workload, STANDARD_ACTIONS};
+use revenue_engine::config::Guarantee;
+use revenue_usecases::load_dir;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -40,8 +40,8 @@ fn repo() -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    revenue_engine_kafka::logging::init(&revenue_engine_kafka::config::LogConfig {
-        format: revenue_engine_kafka::config::LogFormat::Text,
+    revenue_engine::logging::init(&revenue_engine::config::LogConfig {
+        format: revenue_engine::config::LogFormat::Text,
         level: "warn,librdkafka=error".into(),
     });
     let repo = repo();
@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "writing the workload ({} events, {} customers) …",
                 args.generate, args.customers
             );
-            revenue_offline::workload::write(&repo, &path, args.generate, args.customers)?;
+            revenue_tools::workload::write(&repo, &path, args.generate, args.customers)?;
             path
         }
     };

@@ -1,5 +1,5 @@
-use revenue_engine_kafka::demo::{self, DemoOptions};
-use revenue_engine_kafka::wire::OutputFormat;
+use revenue_tools::demo::{self, DemoOptions};
+use revenue_engine::wire::OutputFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -44,8 +44,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for signal in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
-    revenue_engine_kafka::logging::init(&revenue_engine_kafka::config::LogConfig {
-        format: revenue_engine_kafka::config::LogFormat::Text,
+    revenue_engine::logging::init(&revenue_engine::config::LogConfig {
+        format: revenue_engine::config::LogFormat::Text,
         level: "warn,librdkafka=error".into(),
     });
     demo::run(DemoOptions {

@@ -1,8 +1,9 @@
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use revenue_core::Mode;
-use revenue_offline::replay::replay_with_decisions;
-use revenue_offline::{load_dir, ReplayOptions, ReplaySummary};
+use revenue_replay::replay_with_decisions;
+use revenue_replay::{ReplayOptions, ReplaySummary};
+use revenue_usecases::load_dir;
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::PathBuf;

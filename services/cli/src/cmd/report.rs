@@ -4,8 +4,8 @@
 mod prometheus;
 
 use anyhow::{bail, Context};
-use revenue_offline::report::{render_sections, Section};
-use revenue_offline::ReplaySummary;
+use revenue_tools::report::{render_sections, Section};
+use revenue_replay::ReplaySummary;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;

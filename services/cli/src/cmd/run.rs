@@ -1,7 +1,7 @@
 use anyhow::Context;
-use revenue_engine_kafka::http::HttpServer;
-use revenue_engine_kafka::{logging, start, EngineConfig, Metrics, Status};
-use revenue_offline::load_dir;
+use revenue_engine::http::HttpServer;
+use revenue_engine::{logging, start, EngineConfig, Metrics, Status};
+use revenue_usecases::load_dir;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,7 +1,7 @@
 use anyhow::Context;
-use revenue_offline::load_dir;
-use revenue_offline::synthetic::{Generator, SyntheticConfig};
-use revenue_offline::uplift::{plant_uplift, UpliftConfig};
+use revenue_usecases::load_dir;
+use revenue_tools::synthetic::{Generator, SyntheticConfig};
+use revenue_tools::uplift::{plant_uplift, UpliftConfig};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;

@@ -1,5 +1,5 @@
 use anyhow::Context;
-use revenue_offline::recommend::{train_recommender, TrainOptions, TrainReport};
+use revenue_tools::recommend::{train_recommender, TrainOptions, TrainReport};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;

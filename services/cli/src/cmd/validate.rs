@@ -1,4 +1,4 @@
-use revenue_offline::{load_dir, LoadError};
+use revenue_usecases::{load_dir, LoadError};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

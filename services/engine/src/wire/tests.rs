@@ -22,7 +22,7 @@ fn repo() -> PathBuf {
 }
 
 fn reference() -> UseCaseSet {
-    revenue_offline::load_dir(&repo().join("usecases/reference")).expect("reference use cases load")
+    revenue_usecases::load_dir(&repo().join("usecases/reference")).expect("reference use cases load")
 }
 
 fn schema_file(name: &str) -> PathBuf {

@@ -4,8 +4,8 @@
 
 use anyhow::{bail, Context};
 use revenue_core::measure::{lift, GroupTotals};
-use revenue_offline::replay::{kpis, use_case_roi, Measurement, StageSummary, UseCaseSummary};
-use revenue_offline::ReplaySummary;
+use revenue_replay::{kpis, use_case_roi, Measurement, StageSummary, UseCaseSummary};
+use revenue_replay::ReplaySummary;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

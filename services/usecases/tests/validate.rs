@@ -1,16 +1,15 @@
 //! `validate` on a directory with planted mistakes lists each one with its place.
 
-mod common;
-
-use revenue_offline::{load_dir, LoadError};
+use revenue_testkit::{repo, usecases};
+use revenue_usecases::{load_dir, LoadError};
 
 #[test]
 fn shipped_directories_pass() {
     for dir in ["reference", "benchmark"] {
-        let set = load_dir(&common::usecases(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
+        let set = load_dir(&usecases(dir)).unwrap_or_else(|e| panic!("{dir}: {e}"));
         assert!(!set.use_cases.is_empty(), "{dir} has use cases");
     }
-    let reference = load_dir(&common::usecases("reference")).expect("loads");
+    let reference = load_dir(&usecases("reference")).expect("loads");
     let ids: Vec<&str> = reference.use_cases.iter().map(|uc| uc.id.as_ref()).collect();
     assert_eq!(
         ids,
@@ -27,7 +26,7 @@ fn shipped_directories_pass() {
 
 #[test]
 fn planted_mistakes_are_each_reported_with_file_and_place() {
-    let dir = common::repo().join("services/offline/tests/fixtures/planted");
+    let dir = repo().join("services/usecases/tests/fixtures/planted");
     let problems = match load_dir(&dir) {
         Err(LoadError::Invalid { problems, .. }) => problems,
         other => panic!("expected problems, got {other:?}"),
@@ -130,11 +129,11 @@ fn planted_mistakes_are_each_reported_with_file_and_place() {
 fn a_use_case_may_read_only_the_features_it_declares() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        common::usecases("benchmark/features.yaml"),
+        usecases("benchmark/features.yaml"),
         dir.path().join("features.yaml"),
     )
     .expect("copy");
-    let text = std::fs::read_to_string(common::usecases("benchmark/funnel-benchmark.yaml")).expect("read");
+    let text = std::fs::read_to_string(usecases("benchmark/funnel-benchmark.yaml")).expect("read");
     let text = text.replace(
         "features: [page_views, email_clicks, purchase_sum, purchase_count, last_purchase_ts]",
         "features: [page_views, email_clicks, purchase_sum, purchase_count]",
@@ -154,7 +153,7 @@ fn a_use_case_may_read_only_the_features_it_declares() {
 fn a_directory_without_catalog_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::copy(
-        common::usecases("benchmark/funnel-benchmark.yaml"),
+        usecases("benchmark/funnel-benchmark.yaml"),
         dir.path().join("uc.yaml"),
     )
     .expect("copy");

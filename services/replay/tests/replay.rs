@@ -1,15 +1,15 @@
 //! `replay` over recorded events: the benchmark's exact expected counts, malformed lines, and
 //! the shipped reference use cases.
 
-mod common;
-
 use revenue_core::Mode;
-use revenue_offline::{load_dir, replay, ReplayOptions};
+use revenue_testkit::{bench_bytes, usecases};
+use revenue_replay::{replay, ReplayOptions};
+use revenue_usecases::load_dir;
 use std::io::{BufReader, Cursor};
 use std::sync::Arc;
 
-fn run(dir: &str, input: &[u8], mode: Mode) -> (revenue_offline::ReplaySummary, Vec<serde_json::Value>) {
-    let set = Arc::new(load_dir(&common::usecases(dir)).expect("loads"));
+fn run(dir: &str, input: &[u8], mode: Mode) -> (revenue_replay::ReplaySummary, Vec<serde_json::Value>) {
+    let set = Arc::new(load_dir(&usecases(dir)).expect("loads"));
     let mut out = Vec::new();
     let options = ReplayOptions {
         mode,
@@ -27,8 +27,7 @@ fn run(dir: &str, input: &[u8], mode: Mode) -> (revenue_offline::ReplaySummary, 
 
 #[test]
 fn benchmark_20k_gives_exactly_the_reference_result() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let events = std::fs::read(common::bench_events(dir.path(), 20_000, 2_000)).expect("read");
+    let events = bench_bytes(20_000, 2_000);
     let (summary, actions) = run("benchmark", &events, Mode::Engine);
     assert_eq!(summary.events, 20_000);
     assert_eq!(summary.malformed, 0);
@@ -73,8 +72,7 @@ fn benchmark_20k_gives_exactly_the_reference_result() {
 
 #[test]
 fn replay_is_deterministic() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let events = std::fs::read(common::bench_events(dir.path(), 5_000, 500)).expect("read");
+    let events = bench_bytes(5_000, 500);
     let (_, first) = run("benchmark", &events, Mode::Engine);
     let (_, second) = run("benchmark", &events, Mode::Engine);
     assert_eq!(first, second);

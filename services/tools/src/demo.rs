@@ -2,16 +2,16 @@
 //! synthetic B2B events, the engine with the reference use cases, a live progress line, and a
 //! closing table a marketing lead and an SRE can both read.
 
-use crate::config::{CustomerIdSource, EngineConfig};
-use crate::http::HttpServer;
-use crate::wire::OutputFormat;
-use crate::{start, EngineReport, Metrics, Status};
+use revenue_engine::config::{CustomerIdSource, EngineConfig};
+use revenue_engine::http::HttpServer;
+use revenue_engine::wire::OutputFormat;
+use revenue_engine::{start, EngineReport, Metrics, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use revenue_core::UseCaseSet;
-use revenue_offline::synthetic::{Generator, Stream, SyntheticConfig};
+use crate::synthetic::{Generator, Stream, SyntheticConfig};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -54,7 +54,7 @@ const BAD_EVENTS: [(&str, &str); 4] = [
 ];
 
 pub fn run(options: DemoOptions) -> anyhow::Result<EngineReport> {
-    let set = Arc::new(revenue_offline::load_dir(&options.use_cases)?);
+    let set = Arc::new(revenue_usecases::load_dir(&options.use_cases)?);
     let cluster = MockCluster::new(1)?;
     let bootstrap = cluster.bootstrap_servers();
     for topic in [BEHAVIOUR_TOPIC, TRANSACTION_TOPIC, CONSENT_TOPIC] {
@@ -201,7 +201,7 @@ fn send(
     key: &[u8],
     payload: &[u8],
 ) -> anyhow::Result<()> {
-    Ok(crate::produce::send_when_queued(
+    Ok(revenue_engine::produce::send_when_queued(
         producer,
         BaseRecord::to(topic).key(key).payload(payload),
     )?)

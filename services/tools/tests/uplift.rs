@@ -3,8 +3,8 @@
 //! an uplift of zero must not be reported as significant.
 
 use revenue_core::{SourceFile, UseCaseSet};
-use revenue_offline::uplift::{plant_uplift, UpliftConfig};
-use revenue_offline::{replay, ReplayOptions, ReplaySummary};
+use revenue_tools::uplift::{plant_uplift, UpliftConfig};
+use revenue_replay::{replay, ReplayOptions, ReplaySummary};
 use std::sync::Arc;
 
 const T0: i64 = 1_767_571_200_000;
@@ -26,7 +26,7 @@ fn set() -> Arc<UseCaseSet> {
     Arc::new(UseCaseSet::compile(&files).expect("scenario compiles"))
 }
 
-fn scenario(uplift: f64, seed: u64) -> (ReplaySummary, revenue_offline::uplift::Planted, UpliftConfig) {
+fn scenario(uplift: f64, seed: u64) -> (ReplaySummary, revenue_tools::uplift::Planted, UpliftConfig) {
     let set = set();
     let visits = (0..6_000).map(|i| {
         format!(

@@ -1,8 +1,9 @@
 //! Replay throughput on the standard workload (1M events, 100k customers), single thread.
-//! `cargo bench -p revenue-offline --bench replay` (set REPLAY_EVENTS=<file> to reuse a dump).
+//! `cargo bench -p revenue-tools --bench replay` (set REPLAY_EVENTS=<file> to reuse a dump).
 
 use revenue_core::Mode;
-use revenue_offline::{load_dir, replay, ReplayOptions};
+use revenue_replay::{replay, ReplayOptions};
+use revenue_usecases::load_dir;
 use std::io::{BufReader, Cursor};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +21,7 @@ fn dump() -> PathBuf {
     let path = target.join("bench-events-1m.jsonl");
     if !path.exists() {
         eprintln!("writing the 1M-event workload to {} …", path.display());
-        revenue_offline::workload::write(&repo, &path, 1_000_000, 100_000).expect("gen_events.py writes the workload");
+        revenue_tools::workload::write(&repo, &path, 1_000_000, 100_000).expect("gen_events.py writes the workload");
     }
     path
 }

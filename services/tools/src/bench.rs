@@ -6,10 +6,10 @@
 //! The mock cluster keeps only ~5 MiB per partition, so feeders produce while the measured side
 //! consumes and never run more than `MAX_LAG` events ahead; every count is checked.
 
-use crate::config::{CustomerIdSource, EngineConfig, Guarantee};
-use crate::produce::send_when_queued;
-use crate::wire::{ActionEncoder, OutputFormat};
-use crate::{start, Metrics, Status};
+use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
+use revenue_engine::produce::send_when_queued;
+use revenue_engine::wire::{ActionEncoder, OutputFormat};
+use revenue_engine::{start, Metrics, Status};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -691,12 +691,12 @@ pub fn replay(work: &Workload, set: Arc<UseCaseSet>) -> anyhow::Result<Phase> {
         input.extend_from_slice(p);
         input.push(b'\n');
     }
-    let options = revenue_offline::ReplayOptions {
+    let options = revenue_replay::ReplayOptions {
         mode: Mode::Engine,
         source_name: "events".into(),
         ..Default::default()
     };
-    let summary = revenue_offline::replay(set, std::io::Cursor::new(&input), std::io::sink(), &options, |_| {})?;
+    let summary = revenue_replay::replay(set, std::io::Cursor::new(&input), std::io::sink(), &options, |_| {})?;
     Ok(Phase {
         phase: "replay".into(),
         broker: "none".into(),

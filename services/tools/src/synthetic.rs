@@ -1154,7 +1154,7 @@ impl Planner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replay::{replay, ReplayOptions};
+    use revenue_replay::{replay, ReplayOptions};
     use revenue_core::{decode_json, Mode, UseCaseSet};
     use std::collections::{BTreeMap, BTreeSet};
     use std::io::{BufReader, Cursor};
@@ -1163,7 +1163,7 @@ mod tests {
 
     fn reference() -> Arc<UseCaseSet> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../usecases/reference");
-        Arc::new(crate::load_dir(&dir).expect("the reference use cases load"))
+        Arc::new(revenue_usecases::load_dir(&dir).expect("the reference use cases load"))
     }
 
     fn small(seed: u64) -> SyntheticConfig {

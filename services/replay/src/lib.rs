@@ -1,0 +1,7 @@
+//! `replay`: the core's evaluation run over a recorded event file, the way an analyst
+//! back-tests a use case before approving it. The live engine calls the same
+//! `Processor::process`, so both give identical actions.
+
+mod replay;
+
+pub use replay::*;
