@@ -11,6 +11,7 @@
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use revenue_core::rng::Rng;
 use revenue_engine::changelog::RestoreContext;
 use revenue_engine::store::PartitionStore;
 use revenue_testkit::{
@@ -29,8 +30,8 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 const EXPECTED_ACTIONS: usize = 1_982;
 
-/// xorshift64*: kill moments from a printed seed.
-struct Dice(u64);
+/// Kill moments from a printed seed.
+struct Dice(Rng);
 
 impl Dice {
     fn from_env_or_clock() -> Dice {
@@ -42,18 +43,13 @@ impl Dice {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos() as u64)
                     .unwrap_or(1)
-            })
-            | 1;
+            });
         println!("seed: CRASH_SEED={seed}");
-        Dice(seed)
+        Dice(Rng::new(seed))
     }
 
     fn millis(&mut self, low: u64, high: u64) -> Duration {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        let r = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        Duration::from_millis(low + r % (high - low).max(1))
+        Duration::from_millis(low + self.0.below(high.saturating_sub(low).max(1)))
     }
 }
 
@@ -415,16 +411,9 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
         let store = PartitionStore::open(fresh.path(), partition, 100_000).expect("store");
         let bound = (guarantee == Guarantee::ExactlyOnce).then_some(&next);
-        let (mut store, _) = revenue_engine::changelog::restore(
-            &restorer,
-            &set.catalog,
-            &changelog,
-            partition,
-            store,
-            bound,
-            |_| {},
-        )
-        .expect("restore");
+        let (mut store, _) =
+            revenue_engine::changelog::restore(&restorer, &set.catalog, &changelog, partition, store, bound, |_| {})
+                .expect("restore");
         assert_eq!(
             store.input_offsets().expect("offsets"),
             next,

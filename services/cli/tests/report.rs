@@ -2,8 +2,8 @@
 //! refusal of a bad summary, and a real screenshot in headless Chromium.
 
 use revenue_core::measure::{lift, GroupTotals, Interval};
-use revenue_replay::{Kpis, Measurement, PolicyOutcomes, StageSummary, TierSummary, UseCaseSummary};
 use revenue_replay::ReplaySummary;
+use revenue_replay::{Kpis, Measurement, PolicyOutcomes, StageSummary, TierSummary, UseCaseSummary};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -12,6 +12,7 @@ pub mod measure;
 pub mod policy;
 pub mod processor;
 pub mod recommend;
+pub mod rng;
 pub mod spec;
 pub mod state;
 pub mod usecase;

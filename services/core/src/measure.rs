@@ -172,26 +172,15 @@ pub fn roi(incremental_revenue: f64, cost: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A small deterministic generator (SplitMix64), so the coverage checks are repeatable.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> f64 {
-            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-        }
-    }
+    // deterministic, so the coverage checks are repeatable
+    use crate::rng::Rng;
 
     fn group(rng: &mut Rng, n: u64, rate: f64, value: f64) -> GroupTotals {
         let mut g = GroupTotals::default();
         for _ in 0..n {
             g.exposed += 1;
-            if rng.next() < rate {
-                g.add_conversion(0.0, true, value * (0.5 + rng.next()));
+            if rng.chance(rate) {
+                g.add_conversion(0.0, true, value * (0.5 + rng.f64()));
             }
         }
         g
@@ -216,7 +205,7 @@ mod tests {
         let (mut covered, mut false_positives, mut revenue_covered) = (0, 0, 0);
         let runs = 200;
         for seed in 0..runs {
-            let mut rng = Rng(seed);
+            let mut rng = Rng::new(seed);
             let t = group(&mut rng, 4000, 0.08, 100.0);
             let c = group(&mut rng, 4000, 0.05, 100.0);
             let l = lift(&t, &c).unwrap();

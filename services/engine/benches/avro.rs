@@ -1,8 +1,10 @@
 //! Avro on the hot path: action encoding with `serde_avro_fast` (what `ActionEncoder` uses) against
 //! `apache-avro`, and input decoding (Avro and JSON) for comparison. Single thread.
-//! `cargo bench -p revenue-engine-kafka --bench avro`
+//! `cargo bench -p revenue-engine --bench avro`; `cargo test --benches` runs every case once, and
+//! checks that both Avro libraries write byte-identical bodies.
 
 use apache_avro::types::Value;
+use criterion::{criterion_group, criterion_main, Criterion};
 use revenue_core::expr::Val;
 use revenue_core::spec::Status;
 use revenue_core::Action;
@@ -14,9 +16,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const ROUNDS: usize = 5;
 
 fn action() -> Action {
     Action {
@@ -89,79 +88,73 @@ fn action_value(action: &Action) -> Value {
     ])
 }
 
-/// Best of `ROUNDS` runs of `iterations` calls, in nanoseconds per call.
-fn measure(name: &str, iterations: usize, mut f: impl FnMut()) -> f64 {
-    for _ in 0..iterations / 10 {
-        f();
-    }
-    let mut best = Duration::MAX;
-    for _ in 0..ROUNDS {
-        let start = Instant::now();
-        for _ in 0..iterations {
-            f();
-        }
-        best = best.min(start.elapsed());
-    }
-    let ns = best.as_nanos() as f64 / iterations as f64;
-    println!("{name:<58} {ns:>8.0} ns/record");
-    ns
-}
-
-fn main() {
-    if !std::env::args().any(|arg| arg == "--bench") {
-        return;
-    }
+fn action_encoding(c: &mut Criterion) {
     let action = action();
-    let n = 200_000;
-
-    println!("action encoding (body only unless noted)");
+    let mut group = c.benchmark_group("action encoding");
     let encoder = ActionEncoder::new(OutputFormat::Avro, 1);
     let mut out = Vec::with_capacity(256);
-    let ours = measure("ActionEncoder::encode (serde_avro_fast, framed)", n, || {
-        encoder.encode(black_box(&action), &mut out).expect("encodes");
-        black_box(&out);
+    group.bench_function("ActionEncoder::encode (serde_avro_fast, framed)", |b| {
+        b.iter(|| {
+            encoder.encode(black_box(&action), &mut out).expect("encodes");
+            black_box(&out);
+        })
     });
-    let body_len = out.len() - 5;
 
     let fast_schema: serde_avro_fast::Schema = ACTION_SCHEMA.parse().expect("schema");
-    let fast = measure("serde_avro_fast::to_datum, new SerializerConfig", n, || {
-        out.clear();
-        let config = &mut serde_avro_fast::ser::SerializerConfig::new(&fast_schema);
-        serde_avro_fast::to_datum(&AvroAction(black_box(&action)), &mut out, config).expect("encodes");
-        black_box(&out);
+    group.bench_function("serde_avro_fast::to_datum, new SerializerConfig", |b| {
+        b.iter(|| {
+            out.clear();
+            let config = &mut serde_avro_fast::ser::SerializerConfig::new(&fast_schema);
+            serde_avro_fast::to_datum(&AvroAction(black_box(&action)), &mut out, config).expect("encodes");
+            black_box(&out);
+        })
     });
-    let fast_bytes = out.clone();
     let mut config = serde_avro_fast::ser::SerializerConfig::new(&fast_schema);
-    measure("serde_avro_fast::to_datum, reused SerializerConfig", n, || {
-        out.clear();
-        serde_avro_fast::to_datum(&AvroAction(black_box(&action)), &mut out, &mut config).expect("encodes");
-        black_box(&out);
+    group.bench_function("serde_avro_fast::to_datum, reused SerializerConfig", |b| {
+        b.iter(|| {
+            out.clear();
+            serde_avro_fast::to_datum(&AvroAction(black_box(&action)), &mut out, &mut config).expect("encodes");
+            black_box(&out);
+        })
     });
 
     let schema = apache_avro::Schema::parse_str(ACTION_SCHEMA).expect("schema");
-    let apache = measure("apache_avro::write_avro_datum_ref (serde)", n / 4, || {
-        out.clear();
-        apache_avro::write_avro_datum_ref(&schema, &AvroAction(black_box(&action)), &mut out).expect("encodes");
-        black_box(&out);
+    group.bench_function("apache_avro::write_avro_datum_ref (serde)", |b| {
+        b.iter(|| {
+            out.clear();
+            apache_avro::write_avro_datum_ref(&schema, &AvroAction(black_box(&action)), &mut out).expect("encodes");
+            black_box(&out);
+        })
     });
-    assert_eq!(out, fast_bytes, "byte-identical bodies");
-    let value_path = measure("apache_avro::to_avro_datum (types::Value, validated)", n / 4, || {
-        let bytes = apache_avro::to_avro_datum(&schema, action_value(black_box(&action))).expect("encodes");
-        black_box(bytes);
+    // the two libraries must agree byte for byte, and the framed encoder adds only the header
+    let mut fast_bytes = Vec::new();
+    let mut config = serde_avro_fast::ser::SerializerConfig::new(&fast_schema);
+    serde_avro_fast::to_datum(&AvroAction(&action), &mut fast_bytes, &mut config).expect("encodes");
+    let mut apache_bytes = Vec::new();
+    apache_avro::write_avro_datum_ref(&schema, &AvroAction(&action), &mut apache_bytes).expect("encodes");
+    assert_eq!(apache_bytes, fast_bytes, "byte-identical bodies");
+    let mut framed = Vec::new();
+    encoder.encode(&action, &mut framed).expect("encodes");
+    assert_eq!(framed[5..], fast_bytes[..], "the framed encoder writes the same body");
+
+    group.bench_function("apache_avro::to_avro_datum (types::Value, validated)", |b| {
+        b.iter(|| {
+            let bytes = apache_avro::to_avro_datum(&schema, action_value(black_box(&action))).expect("encodes");
+            black_box(bytes);
+        })
     });
     let json = ActionEncoder::new(OutputFormat::Json, 1);
-    measure("ActionEncoder::encode (JSON)", n, || {
-        json.encode(black_box(&action), &mut out).expect("encodes");
-        black_box(&out);
+    group.bench_function("ActionEncoder::encode (JSON)", |b| {
+        b.iter(|| {
+            json.encode(black_box(&action), &mut out).expect("encodes");
+            black_box(&out);
+        })
     });
-    println!(
-        "body {body_len} bytes; serde_avro_fast {:.1}x faster than apache-avro serde, {:.1}x than its Value path \
-         (framed encoder {ours:.0} ns)",
-        apache / fast,
-        value_path / fast
-    );
+    group.finish();
+}
 
-    println!("\ninput decoding (reference catalog, page_view with 3 optional fields)");
+/// Input decoding with the reference catalog: a page_view with 3 optional fields.
+fn input_decoding(c: &mut Criterion) {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let set = revenue_usecases::load_dir(&repo.join("usecases/reference")).expect("reference use cases");
     let resolver = SchemaResolver::new(SchemaSource::Local(BTreeMap::from([(
@@ -185,24 +178,31 @@ fn main() {
     let json_event = br#"{"customer_id":"c-0012345","type":"page_view","ts":1717171717000,"page":"product","product":"p-123","amount":19.5}"#;
     let avro_decoder = InputDecoder::new(InputFormat::Avro, Some(resolver));
     let json_decoder = InputDecoder::new(InputFormat::Json, None);
-    measure("InputDecoder::decode (Avro, serde_avro_fast)", n, || {
-        let event = avro_decoder
-            .decode(&set.catalog, black_box(&avro), None)
-            .expect("decodes");
-        black_box(event);
+    let mut group = c.benchmark_group("input decoding");
+    group.bench_function("InputDecoder::decode (Avro, serde_avro_fast)", |b| {
+        b.iter(|| {
+            let event = avro_decoder
+                .decode(&set.catalog, black_box(&avro), None)
+                .expect("decodes");
+            black_box(event);
+        })
     });
-    measure(
-        "apache_avro::from_avro_datum (types::Value, for reference)",
-        n / 4,
-        || {
+    group.bench_function("apache_avro::from_avro_datum (types::Value, for reference)", |b| {
+        b.iter(|| {
             let value = apache_avro::from_avro_datum(&writer, &mut black_box(&avro[5..]), None).expect("decodes");
             black_box(value);
-        },
-    );
-    measure("InputDecoder::decode (JSON)", n, || {
-        let event = json_decoder
-            .decode(&set.catalog, black_box(json_event), None)
-            .expect("decodes");
-        black_box(event);
+        })
     });
+    group.bench_function("InputDecoder::decode (JSON)", |b| {
+        b.iter(|| {
+            let event = json_decoder
+                .decode(&set.catalog, black_box(json_event), None)
+                .expect("decodes");
+            black_box(event);
+        })
+    });
+    group.finish();
 }
+
+criterion_group!(benches, action_encoding, input_decoding);
+criterion_main!(benches);

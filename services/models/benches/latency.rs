@@ -1,11 +1,11 @@
 //! Per-row latency of the native backends against tract-onnx on the test models.
 //! `cargo bench -p revenue-models --bench latency` (run `scripts/make-test-models.py` first if
-//! `testdata/` is missing).
+//! `testdata/` is missing); `cargo test --benches` runs every case once as a check.
 
-use revenue_models::{Model, OutputSpec};
+use criterion::{criterion_group, criterion_main, Criterion};
+use revenue_models::{Backend, Model, OutputSpec};
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 /// Test rows of a `testdata/<name>.json` case (NaN for `null`) and the model's bytes.
 fn load(name: &str) -> (Vec<Vec<f32>>, Vec<u8>) {
@@ -27,47 +27,32 @@ fn load(name: &str) -> (Vec<Vec<f32>>, Vec<u8>) {
     (rows, std::fs::read(dir.join(format!("{name}.onnx"))).expect("onnx"))
 }
 
-/// Mean µs per `predict`, cycling over the rows for about half a second.
-fn micros_per_row(model: &Model, rows: &[Vec<f32>]) -> f64 {
-    for row in rows {
-        black_box(model.predict(row).expect("predict"));
-    }
-    let budget = Duration::from_millis(500);
-    let started = Instant::now();
-    let mut n = 0u64;
-    while started.elapsed() < budget {
-        for row in rows {
-            black_box(model.predict(black_box(row)).expect("predict"));
-        }
-        n += rows.len() as u64;
-    }
-    started.elapsed().as_secs_f64() * 1e6 / n as f64
+/// One `predict` per iteration, cycling over the test rows.
+fn bench_rows(c: &mut Criterion, id: &str, model: &Model, rows: &[Vec<f32>]) {
+    c.bench_function(id, |b| {
+        let mut next = rows.iter().cycle();
+        b.iter(|| {
+            let row = next.next().expect("the test rows are not empty");
+            black_box(model.predict(black_box(row)).expect("predict"))
+        })
+    });
 }
 
-fn main() {
-    if !std::env::args().any(|a| a == "--bench") {
-        return;
-    }
+fn predict(c: &mut Criterion) {
     let proba = OutputSpec::Probability { class: 1 };
-    println!("{:<12} {:<12} {:>10}", "model", "backend", "µs/row");
     for name in ["gbdt_100", "lgbm_100", "xgb_100", "rf_clf", "logistic", "mlp"] {
         let (rows, bytes) = load(name);
         let n = rows[0].len();
-        let mut runs = vec![];
         let default = Model::from_onnx(&bytes, n, proba).expect("load");
-        runs.push((format!("{:?}", default.backend()), micros_per_row(&default, &rows)));
-        if default.backend() != revenue_models::Backend::Tract {
+        let backend = format!("{:?}", default.backend());
+        bench_rows(c, &format!("{name}/{backend}"), &default, &rows);
+        // the general runtime on the same model, for the native backends' speed-up
+        if default.backend() != Backend::Tract {
             let tract = Model::from_onnx_with_tract(&bytes, n, proba).expect("load on tract");
-            runs.push(("Tract".into(), micros_per_row(&tract, &rows)));
-        }
-        let native = runs[0].1;
-        for (i, (backend, us)) in runs.iter().enumerate() {
-            let ratio = if i > 0 {
-                format!("  ({:.0}x native)", us / native)
-            } else {
-                String::new()
-            };
-            println!("{name:<12} {backend:<12} {us:>10.2}{ratio}");
+            bench_rows(c, &format!("{name}/Tract"), &tract, &rows);
         }
     }
 }
+
+criterion_group!(benches, predict);
+criterion_main!(benches);

@@ -5,6 +5,7 @@
 
 use compact_str::CompactString;
 use revenue_core::processor::Counters;
+use revenue_core::rng::Rng;
 use revenue_core::{decode_json, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
@@ -68,7 +69,7 @@ pub fn plant_uplift(
     let mut windows: FxHashMap<(CompactString, Arc<str>), i64> = FxHashMap::default();
     // planted events waiting for their time: (ts, sequence) → line
     let mut pending: BinaryHeap<Reverse<(i64, u64, String)>> = BinaryHeap::new();
-    let mut rng = config.seed ^ 0x5DEE_CE66_D1CE_4E5B;
+    let mut rng = Rng::new(config.seed ^ 0x5DEE_CE66_D1CE_4E5B);
     let mut planted = Planted::default();
     let mut out = Vec::new();
     let mut sequence = 0u64;
@@ -108,11 +109,11 @@ pub fn plant_uplift(
             } else {
                 planted.treated += 1;
             }
-            if uniform(&mut rng) >= p {
+            if rng.f64() >= p {
                 continue;
             }
-            let at = decision.ts + 1 + (uniform(&mut rng) * (config.window_ms - 2).max(0) as f64) as i64;
-            let value = (config.value * (0.5 + uniform(&mut rng)) * 100.0).round() / 100.0;
+            let at = decision.ts + 1 + (rng.f64() * (config.window_ms - 2).max(0) as f64) as i64;
+            let value = (config.value * (0.5 + rng.f64()) * 100.0).round() / 100.0;
             if control {
                 planted.conversions_control += 1;
                 planted.revenue_control += value;
@@ -153,13 +154,4 @@ pub fn plant_uplift(
 fn event_ts(line: &str) -> Option<i64> {
     let value: serde_json::Value = serde_json::from_str(line).ok()?;
     value.get("ts")?.as_i64()
-}
-
-/// SplitMix64 as a uniform number in [0, 1).
-fn uniform(state: &mut u64) -> f64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
 }

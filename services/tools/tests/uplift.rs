@@ -3,8 +3,8 @@
 //! an uplift of zero must not be reported as significant.
 
 use revenue_core::{SourceFile, UseCaseSet};
-use revenue_tools::uplift::{plant_uplift, UpliftConfig};
 use revenue_replay::{replay, ReplayOptions, ReplaySummary};
+use revenue_tools::uplift::{plant_uplift, UpliftConfig};
 use std::sync::Arc;
 
 const T0: i64 = 1_767_571_200_000;
