@@ -413,7 +413,7 @@ fn report_from_prometheus_builds_lift_from_group_totals() {
             ),
         ),
         (
-            "revenue_engine_usecase_info",
+            "revenue_engine_use_case_info",
             leak(sample(
                 r#""use_case":"distributor-product-recs","version":"4","status":"live""#,
                 1.0,

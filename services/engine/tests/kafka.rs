@@ -760,7 +760,7 @@ fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
     assert_eq!(metrics.usecase_reloads.with_label_values(&["applied"]).get(), 1);
     assert!(metrics
         .render()
-        .contains(r#"revenue_engine_usecase_info{status="live",use_case="funnel-benchmark",version="2"} 1"#));
+        .contains(r#"revenue_engine_use_case_info{status="live",use_case="funnel-benchmark",version="2"} 1"#));
     produce_lines(&bootstrap, &lines[8_000..16_000]);
     wait_for("second part consumed", Duration::from_secs(60), || consumed() >= 16_000);
 

@@ -17,7 +17,7 @@ const DEFERRED: &str = "sum by (use_case) (revenue_engine_policy_deferred_total)
 const ACTIONS: &str = "sum by (use_case, channel) (revenue_engine_actions_total)";
 const EVALUATIONS: &str = "sum by (use_case) (revenue_engine_use_case_evaluations_total)";
 const STAGES: &str = "sum by (use_case, stage) (revenue_engine_use_case_stage_changes_total)";
-const INFO: &str = "max by (use_case, version, status) (revenue_engine_usecase_info)";
+const INFO: &str = "max by (use_case, version, status) (revenue_engine_use_case_info)";
 /// Attribution totals by group (`treatment`, `control`), in the order of [`set_total`].
 const ATTRIBUTION: [&str; 5] = [
     "sum by (use_case, group) (revenue_engine_attribution_exposures_total)",
