@@ -7,7 +7,8 @@ pub mod codec;
 pub mod diagnostic;
 pub mod duration;
 pub mod event;
-pub mod expr;
+// The CEL compiler lives in its own crate; the old path keeps `crate::expr::...` working.
+pub use revenue_expr as expr;
 pub mod measure;
 pub mod policy;
 pub mod processor;

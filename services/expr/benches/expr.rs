@@ -1,7 +1,7 @@
 //! Cost of one rule evaluation: Revenue Engine's compiled CEL vs. the `cel` crate's interpreter
-//! (root context reused, variables set per event). `cargo bench -p revenue-core --bench expr`.
+//! (root context reused, variables set per event). `cargo bench -p revenue-expr --bench expr`.
 
-use revenue_core::expr::{compile, Expect, Scope, Type, Val, VarRef, Vars};
+use revenue_expr::{compile, Expect, Scope, Type, Val, VarRef, Vars};
 use std::hint::black_box;
 use std::time::Instant;
 
