@@ -2,6 +2,8 @@
 //! logistic / ONNX models, timers and state expiry — through the same `Processor` the engine
 //! and replay run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+
 use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;
 use revenue_core::expr::Val;

@@ -1,6 +1,8 @@
 //! The contact policy through the same `Processor` the engine and replay run: caps, cooldowns,
 //! consent, arbitration, quiet hours (deferral across a restart), holdouts and attribution.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+
 use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;
 use revenue_core::policy::{in_control, Reason};

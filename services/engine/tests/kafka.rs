@@ -2,6 +2,8 @@
 //! process. RocksDB is real RocksDB in a temporary directory. Also: timers fire once, at their due
 //! time, across a restart and a move to an empty disk; idle customers expire with a tombstone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)] // test code: a failed expectation is a failed test
+
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, Producer};
 use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};

@@ -3,6 +3,8 @@
 //! second input topic, holdout groups equal to `replay`'s and stable across restarts, decision
 //! records on the audit topic, `GET /customers/{id}`, and the policy and attribution metrics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+
 use rdkafka::mocking::MockCluster;
 use revenue_core::policy::in_control;
 use revenue_core::{Mode, Processor, Source};
