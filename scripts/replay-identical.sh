@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Behaviour check for refactors: runs two builds of `revenue-engine` over the same inputs and
 # compares what they write byte for byte — actions, decision records and the replay summary
-# (without its timing fields) — plus the synthetic generator's output.
+# (without its timing fields) — plus the synthetic generator's output and validate's messages.
 #
 #   scripts/replay-identical.sh OLD_BINARY NEW_BINARY [WORKDIR]
 #
@@ -40,6 +40,13 @@ for build in old new; do
 done
 echo "synthetic --seed 11"
 same "$work/old.synthetic-check.jsonl" "$work/new.synthetic-check.jsonl"
+
+# validate's findings (every message with file, line, key and hint) on a directory of planted mistakes
+for build in old new; do
+  "${!build}" validate services/usecases/tests/fixtures/planted >"$work/$build.validate.txt" 2>&1 || true
+done
+echo "validate services/usecases/tests/fixtures/planted"
+same "$work/old.validate.txt" "$work/new.validate.txt"
 
 n=0
 for spec in "${inputs[@]}"; do
