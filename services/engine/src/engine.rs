@@ -21,7 +21,7 @@ use rdkafka::util::Timeout;
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use revenue_core::measure::GroupTotals;
 use revenue_core::policy::Reason;
-use revenue_core::processor::Counters;
+use revenue_core::processor::{Counters, DecisionRecord, KeepDecisions};
 use revenue_core::{Action, Mode, Processor, Source, UseCaseSet};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -887,11 +887,10 @@ impl Worker {
             partition,
             offset,
         };
-        processor.process(state, &event, source, counters, &mut |action: Action| {
-            emit(encoder, producer, buffer, status, &action)
-        });
+        let mut outputs = KeepDecisions::new(|action: Action| emit(encoder, producer, buffer, status, &action));
+        processor.process(state, &event, source, counters, &mut outputs);
         if let Some(topic) = audit_topic {
-            *audit_records += send_decisions(processor, producer, topic, audit_buffer);
+            *audit_records += send_decisions(outputs.take_decisions(), producer, topic, audit_buffer);
         }
         if let Some(started) = started {
             self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
@@ -945,11 +944,11 @@ impl Worker {
                     let Some(state) = task.store.existing_customer(&set.catalog, &id)? else {
                         continue;
                     };
-                    let expired = processor.fire_due(state, &id, bounds[0], wall, counters, &mut |action: Action| {
-                        emit(encoder, producer, buffer, status, &action)
-                    });
+                    let mut outputs =
+                        KeepDecisions::new(|action: Action| emit(encoder, producer, buffer, status, &action));
+                    let expired = processor.fire_due(state, &id, bounds[0], wall, counters, &mut outputs);
                     if let Some(topic) = audit_topic.as_deref() {
-                        *audit_records += send_decisions(processor, producer, topic, audit_buffer);
+                        *audit_records += send_decisions(outputs.take_decisions(), producer, topic, audit_buffer);
                     }
                     // something was due, so something changed: a timer fired or was dropped, a
                     // deferred action went out, the customer expired or was reset (withdrawn
@@ -1383,17 +1382,15 @@ fn publish_attribution(m: &Metrics, id: &str, group: &str, delta: &GroupTotals) 
     }
 }
 
-/// Produces the processor's decision records since the last call to the audit topic (JSON,
-/// keyed by customer id) through [`send`], so a failed delivery blocks the checkpoint as a
-/// failed action does; in exactly-once mode they belong to the open transaction. Returns how
-/// many were produced.
+/// Produces decision records to the audit topic (JSON, keyed by customer id) through [`send`],
+/// so a failed delivery blocks the checkpoint as a failed action does; in exactly-once mode
+/// they belong to the open transaction. Returns how many were produced.
 fn send_decisions(
-    processor: &Processor,
+    records: Vec<DecisionRecord>,
     producer: &ThreadedProducer<ProducerCtx>,
     topic: &str,
     buffer: &mut Vec<u8>,
 ) -> u64 {
-    let records = processor.take_decisions();
     let mut sent = 0;
     for record in &records {
         buffer.clear();
