@@ -57,6 +57,7 @@ pub struct Source<'s> {
 /// Runs events (and timers coming due) of one customer at a time through a use-case set.
 pub struct Processor {
     evaluator: Evaluator,
+    /// Kept apart from the evaluator: a call borrows it mutably while the evaluator is read.
     scratch: Scratch,
 }
 
