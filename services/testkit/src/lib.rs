@@ -9,7 +9,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use revenue_core::{CustomerState, Mode, Processor, Source};
+use revenue_core::{Action, CustomerState, Mode, Processor, Source};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -247,7 +247,7 @@ pub struct OfflineRun {
 
 pub fn offline_run(lines: &[String]) -> OfflineRun {
     let set = Arc::new(revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
-    let processor = Processor::new(set.clone(), Mode::Engine);
+    let mut processor = Processor::new(set.clone(), Mode::Engine);
     let mut counters = revenue_core::Counters::for_set(&set);
     let mut run = OfflineRun {
         action_ids: HashSet::new(),
@@ -268,7 +268,7 @@ pub fn offline_run(lines: &[String]) -> OfflineRun {
             partition,
             offset: *offset,
         };
-        processor.process(state, &event, source, &mut counters, &mut |a| {
+        processor.process(state, &event, source, &mut counters, &mut |a: Action| {
             run.action_ids.insert(a.action_id);
         });
         *offset += 1;

@@ -8,7 +8,8 @@ use crate::config::EngineConfig;
 use crate::wire::ActionEncoder;
 use rdkafka::message::{Header, OwnedHeaders, ToBytes};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
-use revenue_core::{Action, Processor};
+use revenue_core::processor::DecisionRecord;
+use revenue_core::Action;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub(super) struct Outputs {
     /// `audit.topic` when decision records are on.
     audit_topic: Option<Arc<str>>,
     audit_buffer: Vec<u8>,
+    /// Decision records of the event being processed, produced once it is done.
+    decisions: Vec<DecisionRecord>,
     /// Decision records produced since the last checkpoint (published as a metric there).
     audit_records: u64,
 }
@@ -44,6 +47,7 @@ impl Outputs {
             status,
             audit_topic: config.audit.enabled().map(|(topic, _)| Arc::from(topic)),
             audit_buffer: Vec::with_capacity(512),
+            decisions: Vec::new(),
             audit_records: 0,
         }
     }
@@ -74,15 +78,17 @@ impl Outputs {
         self.status.actions_out.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// With the audit topic on: produces the processor's decision records since the last call
+    /// With the audit topic on: produces the decision records handed over since the last call
     /// (JSON, keyed by customer id) through [`send`](Self::send), so a failed delivery blocks the
     /// checkpoint as a failed action does; in exactly-once mode they belong to the open
     /// transaction.
-    pub(super) fn send_decisions(&mut self, processor: &Processor) {
-        let Some(topic) = self.audit_topic.as_deref() else {
+    pub(super) fn send_decisions(&mut self) {
+        let Some(topic) = self.audit_topic.clone() else {
             return;
         };
-        let records = processor.take_decisions();
+        let topic = topic.as_ref();
+        // taken and put back so the vector's allocation is reused for the next event
+        let mut records = std::mem::take(&mut self.decisions);
         let mut sent = 0;
         for record in &records {
             self.audit_buffer.clear();
@@ -101,6 +107,8 @@ impl Outputs {
             self.send(message);
             sent += 1;
         }
+        records.clear();
+        self.decisions = records;
         self.audit_records += sent;
     }
 
@@ -114,6 +122,20 @@ impl Outputs {
     pub(super) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(&self, record: BaseRecord<'_, K, P>) {
         if let Err(e) = crate::produce::send_when_queued(&self.producer, record) {
             self.delivery.record_failure(&e);
+        }
+    }
+}
+
+/// The processor's one output contract: actions are produced as they are decided, decision
+/// records are kept (audit topic on) until [`Outputs::send_decisions`] after the event.
+impl revenue_core::Outputs for Outputs {
+    fn action(&mut self, action: Action) {
+        self.emit(&action);
+    }
+
+    fn decision(&mut self, record: DecisionRecord) {
+        if self.audit_topic.is_some() {
+            self.decisions.push(record);
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::CustomerIdSource;
 use crate::store::PartitionStore;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
-use revenue_core::{Action, Source};
+use revenue_core::Source;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,12 +108,9 @@ impl Worker {
             partition,
             offset,
         };
-        let outputs = &mut self.outputs;
         self.processor
-            .process(state, &event, source, &mut self.counters, &mut |action: Action| {
-                outputs.emit(&action)
-            });
-        self.outputs.send_decisions(&self.processor);
+            .process(state, &event, source, &mut self.counters, &mut self.outputs);
+        self.outputs.send_decisions();
         if let Some(started) = started {
             self.metrics.evaluation_seconds.observe(started.elapsed().as_secs_f64());
         }

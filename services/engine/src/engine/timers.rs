@@ -4,7 +4,6 @@ use super::worker::Worker;
 use super::EngineError;
 use crate::status::now_ms;
 use crate::store::{EVENT_TIME, WALL_CLOCK};
-use revenue_core::Action;
 
 /// Most customers one timer sweep handles per clock kind; the rest wait for the next one.
 const SWEEP_LIMIT: usize = 10_000;
@@ -33,16 +32,10 @@ impl Worker {
                     let Some(state) = task.store.existing_customer(&self.set.catalog, &id)? else {
                         continue;
                     };
-                    let outputs = &mut self.outputs;
-                    let expired = self.processor.fire_due(
-                        state,
-                        &id,
-                        bounds[0],
-                        wall,
-                        &mut self.counters,
-                        &mut |action: Action| outputs.emit(&action),
-                    );
-                    self.outputs.send_decisions(&self.processor);
+                    let expired =
+                        self.processor
+                            .fire_due(state, &id, bounds[0], wall, &mut self.counters, &mut self.outputs);
+                    self.outputs.send_decisions();
                     // something was due, so something changed: a timer fired or was dropped, a
                     // deferred action went out, the customer expired or was reset (withdrawn
                     // consent outlives expiry). Written at the next checkpoint, where the
