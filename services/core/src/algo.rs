@@ -5,7 +5,7 @@
 use crate::catalog::{suggest, Catalog};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use crate::expr::{CompiledExpr, Type};
+use revenue_expr::{CompiledExpr, Type};
 use crate::recommend::Recommender;
 use crate::spec::{FeatureKind, FunnelSpec, ModelOutput, ModelSpec, ModelType, RecommenderSpec, TimerClock, TimerSpec};
 use sha2::{Digest, Sha256};

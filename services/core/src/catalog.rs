@@ -2,7 +2,7 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use crate::expr::{CompiledExpr, Scope, Type, Val, VarRef};
+use revenue_expr::{CompiledExpr, Scope, Type, Val, VarRef};
 use crate::spec::{CatalogSpec, FeatureKind, FieldType};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
@@ -280,37 +280,17 @@ pub fn kind_name(kind: FeatureKind) -> &'static str {
 
 /// "did you mean `x`?" for the closest name, else the list of known ones.
 pub fn suggest<'a>(wrong: &str, known: impl Iterator<Item = &'a str>, what: &str, otherwise: &str) -> String {
-    let known: Vec<&str> = known.collect();
-    let best = known
-        .iter()
-        .map(|k| (edit_distance(wrong, k), *k))
-        .filter(|(d, _)| *d <= 3)
-        .min();
-    match best {
-        Some((_, k)) => format!("did you mean `{k}`?"),
+    let mut known: Vec<&str> = known.collect();
+    // of equally close names the alphabetically first is suggested
+    known.sort_unstable();
+    match revenue_expr::closest_match_within(wrong, known.iter().copied(), revenue_expr::MAX_SUGGESTION_DISTANCE) {
+        Some(k) => format!("did you mean `{k}`?"),
         None if known.is_empty() => otherwise.to_string(),
         None => {
-            let mut sorted = known.clone();
-            sorted.sort_unstable();
-            let list: Vec<String> = sorted.iter().take(12).map(|k| format!("`{k}`")).collect();
+            let list: Vec<String> = known.iter().take(12).map(|k| format!("`{k}`")).collect();
             format!("known {what}: {}; or {otherwise}", list.join(", "))
         }
     }
-}
-
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 /// Names visible to a feature's `where`: the event's fields.

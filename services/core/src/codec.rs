@@ -3,7 +3,7 @@
 //! removed feature is dropped on read and a new one starts empty: the catalog can evolve.
 
 use crate::catalog::Catalog;
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::policy::{Consent, Contact, DecisionEntry, Deferred, Exposure, PolicyState};
 use crate::state::{Buckets, CustomerState, Distinct, FeatureState, Recent, StageEntry, Timer};
 use std::borrow::Cow;

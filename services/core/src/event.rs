@@ -2,7 +2,7 @@
 //! strings where the input allows.
 
 use crate::catalog::{Catalog, FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
-use crate::expr::{Type, Val};
+use revenue_expr::{Type, Val};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 use std::borrow::Cow;

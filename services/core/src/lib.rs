@@ -7,7 +7,7 @@ pub mod codec;
 pub mod diagnostic;
 pub mod duration;
 pub mod event;
-// The CEL compiler lives in its own crate; the old path keeps `crate::expr::...` working.
+// The CEL compiler lives in its own crate; the old path keeps `revenue_expr::...` working.
 pub use revenue_expr as expr;
 pub mod measure;
 pub mod policy;

@@ -4,8 +4,8 @@
 use crate::catalog::{split_var, zero_of, Catalog, Feature, Window};
 use crate::duration::DAY_MS;
 use crate::event::Event;
-use crate::expr::Val;
-use crate::expr::{VarRef, Vars};
+use revenue_expr::Val;
+use revenue_expr::{VarRef, Vars};
 use crate::policy::PolicyState;
 use crate::spec::FeatureKind;
 use smallvec::SmallVec;

@@ -3,7 +3,7 @@
 
 use super::{kind_name, suggest, zero_of, Catalog, EventScope, Feature, PointsRule, Window};
 use crate::duration::Span;
-use crate::expr::{self, Expect, Type, Val};
+use revenue_expr::{self, Expect, Type, Val};
 use crate::spec::{CatalogSpec, FeatureKind, FeatureSpec};
 use std::borrow::Cow;
 
@@ -155,7 +155,7 @@ pub(super) fn compile_feature(
 
     let filter =
         fs.filter.as_ref().and_then(
-            |source| match expr::compile(source, &EventScope { catalog }, Expect::Bool) {
+            |source| match revenue_expr::compile(source, &EventScope { catalog }, Expect::Bool) {
                 Ok(compiled) => Some(compiled),
                 Err(err) => {
                     problems.push(("where".into(), err.message, err.hint));
@@ -388,7 +388,7 @@ fn compile_points(
             }
         }
         let filter = rule.filter.as_ref().and_then(|source| {
-            match expr::compile(source, &EventScope { catalog }, Expect::Bool) {
+            match revenue_expr::compile(source, &EventScope { catalog }, Expect::Bool) {
                 Ok(compiled) => Some(compiled),
                 Err(err) => {
                     problems.push((format!("points[{i}].where"), err.message, err.hint));

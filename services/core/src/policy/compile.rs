@@ -4,7 +4,7 @@ use super::{name_key, Cap, ChannelPolicy, ConsentEvents, Conversion, Policy, Qui
 use crate::catalog::{suggest, Catalog, EventScope};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use crate::expr::{self, Expect, Type};
+use revenue_expr::{self, Expect, Type};
 use crate::spec::{ArbitrateBy, CapSpec, ConsentMode, FeatureKind, PolicySpec};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
@@ -203,7 +203,7 @@ impl Policy {
                         continue;
                     };
                     let value = c.value.as_ref().and_then(|source| {
-                        match expr::compile(source, &EventScope { catalog }, Expect::Number) {
+                        match revenue_expr::compile(source, &EventScope { catalog }, Expect::Number) {
                             Ok(compiled) => Some(compiled),
                             Err(err) => {
                                 problems.push(

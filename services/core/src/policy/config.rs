@@ -2,7 +2,7 @@
 //! hours, consent events, attribution; and the policy of channels it does not list.
 
 use super::{name_key, DEFAULT_ATTRIBUTION_WINDOW};
-use crate::expr::CompiledExpr;
+use revenue_expr::CompiledExpr;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use chrono_tz::Tz;
 

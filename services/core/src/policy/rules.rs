@@ -4,7 +4,7 @@
 use super::{name_key, ChannelPolicy, Contact, Outcome, Policy, Reason, ALL_CHANNELS};
 use crate::catalog::Catalog;
 use crate::event::Event;
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use crate::state::{event_field, CustomerState, EventVars};
 use chrono::{NaiveTime, TimeZone, Timelike};

@@ -2,7 +2,7 @@
 //! its deterministic id.
 
 use super::Source;
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::spec::Status;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;

@@ -1,7 +1,7 @@
 //! The decision record: one decision explained, for the audit topic and replay's decisions file.
 
 use super::val_to_json;
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::policy::{Outcome, Reason};
 use crate::spec::Status;
 use serde::ser::{SerializeMap, Serializer};

@@ -3,7 +3,7 @@
 
 use super::scoring::{recommend, score_once, EvalVars, Scratch};
 use super::{action_id, Action, Evaluator, Source, Trigger, Turn};
-use crate::expr::EvalError;
+use revenue_expr::EvalError;
 use crate::state::CustomerState;
 use crate::usecase::{Retrigger, Tier, UseCase};
 

@@ -4,7 +4,7 @@
 use super::{action_id, Action, Evaluator, Trigger, Turn};
 use crate::algo::Funnel;
 use crate::duration::DAY_MS;
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::state::StageEntry;
 use std::borrow::Cow;
 use std::sync::Arc;

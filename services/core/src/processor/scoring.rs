@@ -4,7 +4,7 @@
 use crate::algo::{self, RecommenderUse, Scorer};
 use crate::catalog::{split_var, NS_EVENT, NS_FEATURE};
 use crate::event::Event;
-use crate::expr::{EvalError, Val, VarRef, Vars};
+use revenue_expr::{EvalError, Val, VarRef, Vars};
 use crate::recommend::RecommendScratch;
 use crate::state::{event_field, CustomerState, FeatureState};
 use crate::usecase::{UseCase, UseCaseSet};

@@ -7,7 +7,7 @@ use super::scoring::EvalVars;
 use super::{Evaluator, Source, Trigger, Turn};
 use crate::catalog::{FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
 use crate::event::{Event, FieldValues};
-use crate::expr::Val;
+use revenue_expr::Val;
 use crate::policy::{Outcome, Reason};
 use crate::state::{CustomerState, Timer};
 use smallvec::SmallVec;

@@ -6,7 +6,7 @@ use crate::algo::{self, ModelFile, Scorer};
 use crate::catalog::{self, suggest, var, Catalog, NS_EVENT, NS_FEATURE, NS_SCORE};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use crate::expr::{self, CompiledExpr, Expect, Scope, Type, VarRef};
+use revenue_expr::{self, CompiledExpr, Expect, Scope, Type, VarRef};
 use crate::policy;
 use crate::spec::{RetriggerSpec, UseCaseSpec};
 use std::collections::HashMap;
@@ -129,7 +129,7 @@ pub(super) fn compile_use_case(
                    problems: &mut Vec<Diagnostic>|
      -> Option<CompiledExpr> {
         let scope = UseCaseScope { catalog, with_score };
-        match expr::compile(source, &scope, expect) {
+        match revenue_expr::compile(source, &scope, expect) {
             Err(err) => {
                 problems.push(Diagnostic::new(f, key, err.message).hint_opt(err.hint));
                 None

@@ -7,7 +7,7 @@ mod set;
 use crate::algo::{Funnel, ModelFile, RecommenderUse, Scorer, TimerDef};
 use crate::catalog::Catalog;
 use crate::diagnostic::Diagnostic;
-use crate::expr::CompiledExpr;
+use revenue_expr::CompiledExpr;
 use crate::policy::Policy;
 use crate::spec::{Status, ValueDriver};
 use serde::de::DeserializeOwned;
