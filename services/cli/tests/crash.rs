@@ -8,7 +8,13 @@
 //!
 //! A run prints its random seed; `CRASH_SEED=<seed>` repeats its kill moments.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)] // test code: a failed expectation is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::Producer;
@@ -417,16 +423,9 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         let next = BTreeMap::from([(INPUT.to_string(), committed[&partition])]);
         let store = PartitionStore::open(fresh.path(), partition, 100_000).expect("store");
         let bound = (guarantee == Guarantee::ExactlyOnce).then_some(&next);
-        let (mut store, _) = revenue_engine::changelog::restore(
-            &restorer,
-            &set.catalog,
-            &changelog,
-            partition,
-            store,
-            bound,
-            |_| {},
-        )
-        .expect("restore");
+        let (mut store, _) =
+            revenue_engine::changelog::restore(&restorer, &set.catalog, &changelog, partition, store, bound, |_| {})
+                .expect("restore");
         assert_eq!(
             store.input_offsets().expect("offsets"),
             next,

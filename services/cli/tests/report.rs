@@ -1,11 +1,17 @@
 //! `revenue-engine report`: the HTML page from a summary file and from a (canned) Prometheus,
 //! refusal of a bad summary, and a real screenshot in headless Chromium.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)] // test code: a failed expectation is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
 
 use revenue_core::measure::{lift, GroupTotals, Interval};
-use revenue_replay::{Kpis, Measurement, PolicyOutcomes, StageSummary, TierSummary, UseCaseSummary};
 use revenue_replay::ReplaySummary;
+use revenue_replay::{Kpis, Measurement, PolicyOutcomes, StageSummary, TierSummary, UseCaseSummary};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

@@ -2,8 +2,8 @@
 
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use revenue_expr::{CompiledExpr, Scope, Type, Val, VarRef};
 use crate::spec::{CatalogSpec, FeatureKind, FieldType};
+use revenue_expr::{CompiledExpr, Scope, Type, Val, VarRef};
 use rustc_hash::FxHashMap;
 use std::borrow::Cow;
 

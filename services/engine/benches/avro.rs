@@ -2,7 +2,13 @@
 //! `apache-avro`, and input decoding (Avro and JSON) for comparison. Single thread.
 //! `cargo bench -p revenue-engine-kafka --bench avro`
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)] // a bench binary: it reports on stdout and stops on a broken setup
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // a bench binary: it reports on stdout and stops on a broken setup
 
 use apache_avro::types::Value;
 use revenue_core::expr::Val;

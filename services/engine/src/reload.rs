@@ -4,6 +4,7 @@
 //! full: a valid set is handed to the engine, which swaps it in between two checkpoints; an
 //! invalid one is refused — every problem logged, counted — and the old set keeps running.
 
+use crate::metrics::labels::ReloadResult;
 use crate::metrics::Metrics;
 use revenue_core::UseCaseSet;
 use serde::Serialize;
@@ -152,7 +153,7 @@ impl Watcher {
                         }
                     }
                     Err(problems) => {
-                        metrics.usecase_reloads.with_label_values(&["refused"]).inc();
+                        metrics.use_case_reloads.with(&ReloadResult { result: "refused" }).inc();
                         for problem in &problems {
                             tracing::error!(problem = %problem, "use-case change refused; the running set stays");
                         }

@@ -2,7 +2,14 @@
 //! `cargo bench -p revenue-models --bench latency` (run `scripts/make-test-models.py` first if
 //! `testdata/` is missing).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)] // a bench binary: it reports on stdout and stops on a broken setup
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::disallowed_methods
+)] // a bench binary: it reports on stdout and stops on a broken setup
 
 use revenue_models::{Model, OutputSpec};
 use std::hint::black_box;

@@ -3,7 +3,13 @@
 //! reference run the engine's results are compared with. Test-only: nothing here is shipped.
 
 // Test helpers: a failed expectation here is a failed test, and what they print is test output.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout, clippy::print_stderr)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
@@ -44,9 +50,11 @@ pub fn usecases(name: &str) -> PathBuf {
 /// checks them against the generator where it is available).
 pub fn bench_bytes(events: u32, customers: u32) -> Vec<u8> {
     let path = workload_file(events, customers);
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e} (committed sizes: 20000/2000, 5000/500)", path.display()));
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (committed sizes: 20000/2000, 5000/500)", path.display()));
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes).expect("the committed workload is valid gzip");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes)
+        .expect("the committed workload is valid gzip");
     bytes
 }
 

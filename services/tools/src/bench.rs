@@ -6,10 +6,6 @@
 //! The mock cluster keeps only ~5 MiB per partition, so feeders produce while the measured side
 //! consumes and never run more than `MAX_LAG` events ahead; every count is checked.
 
-use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
-use revenue_engine::produce::send_when_queued;
-use revenue_engine::wire::{ActionEncoder, OutputFormat};
-use revenue_engine::{start, Metrics, Status};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -20,6 +16,10 @@ use rdkafka::producer::{
 };
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use revenue_core::{Mode, UseCaseSet};
+use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
+use revenue_engine::produce::send_when_queued;
+use revenue_engine::wire::{ActionEncoder, OutputFormat};
+use revenue_engine::{start, Metrics, Status};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::path::Path;

@@ -2,16 +2,16 @@
 //! synthetic B2B events, the engine with the reference use cases, a live progress line, and a
 //! closing table a marketing lead and an SRE can both read.
 
-use revenue_engine::config::{CustomerIdSource, EngineConfig};
-use revenue_engine::http::HttpServer;
-use revenue_engine::wire::OutputFormat;
-use revenue_engine::{start, EngineReport, Metrics, Status};
+use crate::synthetic::{Generator, Stream, SyntheticConfig};
 use indicatif::{ProgressBar, ProgressStyle};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::ClientConfig;
 use revenue_core::UseCaseSet;
-use crate::synthetic::{Generator, Stream, SyntheticConfig};
+use revenue_engine::config::{CustomerIdSource, EngineConfig};
+use revenue_engine::http::HttpServer;
+use revenue_engine::wire::OutputFormat;
+use revenue_engine::{start, EngineReport, Metrics, Status};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -3,8 +3,8 @@
 //! inline SVG, no script and no external resource: it opens offline, as a mail attachment and
 //! behind a closed network alike.
 
-use revenue_replay::{ReplaySummary, StageSummary, UseCaseSummary};
 use revenue_core::measure::Interval;
+use revenue_replay::{ReplaySummary, StageSummary, UseCaseSummary};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -1016,8 +1016,8 @@ footer{margin-top:24px;color:#59636e;font-size:12px;border-top:1px solid #d0d7de
 #[cfg(test)]
 mod tests {
     use super::*;
-    use revenue_replay::{Measurement, PolicyOutcomes};
     use revenue_core::measure::{lift, GroupTotals};
+    use revenue_replay::{Measurement, PolicyOutcomes};
 
     #[test]
     fn escapes_markup_and_quotes() {

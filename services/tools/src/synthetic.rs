@@ -1154,8 +1154,8 @@ impl Planner<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use revenue_replay::{replay, ReplayOptions};
     use revenue_core::{decode_json, Mode, UseCaseSet};
+    use revenue_replay::{replay, ReplayOptions};
     use std::collections::{BTreeMap, BTreeSet};
     use std::io::{BufReader, Cursor};
     use std::path::Path;

@@ -1,6 +1,6 @@
 use anyhow::Context;
-use revenue_tools::bench::{self, measured, Broker, EngineRun, Phase, Workload, STANDARD_ACTIONS};
 use revenue_engine::config::Guarantee;
+use revenue_tools::bench::{self, measured, Broker, EngineRun, Phase, Workload, STANDARD_ACTIONS};
 use revenue_usecases::load_dir;
 use std::io::Write;
 use std::path::{Path, PathBuf};

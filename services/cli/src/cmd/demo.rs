@@ -1,5 +1,5 @@
-use revenue_tools::demo::{self, DemoOptions};
 use revenue_engine::wire::OutputFormat;
+use revenue_tools::demo::{self, DemoOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;

@@ -4,8 +4,8 @@
 mod prometheus;
 
 use anyhow::{bail, Context};
-use revenue_tools::report::{render_sections, Section};
 use revenue_replay::ReplaySummary;
+use revenue_tools::report::{render_sections, Section};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;

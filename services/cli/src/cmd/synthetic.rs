@@ -1,7 +1,7 @@
 use anyhow::Context;
-use revenue_usecases::load_dir;
 use revenue_tools::synthetic::{Generator, SyntheticConfig};
 use revenue_tools::uplift::{plant_uplift, UpliftConfig};
+use revenue_usecases::load_dir;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;

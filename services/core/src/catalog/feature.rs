@@ -3,8 +3,8 @@
 
 use super::{kind_name, suggest, zero_of, Catalog, EventScope, Feature, PointsRule, Window};
 use crate::duration::Span;
-use revenue_expr::{self, Expect, Type, Val};
 use crate::spec::{CatalogSpec, FeatureKind, FeatureSpec};
+use revenue_expr::{self, Expect, Type, Val};
 use std::borrow::Cow;
 
 const MAX_WINDOW_BUCKETS: i64 = 1024;
@@ -153,16 +153,15 @@ pub(super) fn compile_feature(
         FeatureKind::Last => field_ty.unwrap_or(Type::Double),
     };
 
-    let filter =
-        fs.filter.as_ref().and_then(
-            |source| match revenue_expr::compile(source, &EventScope { catalog }, Expect::Bool) {
-                Ok(compiled) => Some(compiled),
-                Err(err) => {
-                    problems.push(("where".into(), err.message, err.hint));
-                    None
-                }
-            },
-        );
+    let filter = fs.filter.as_ref().and_then(|source| {
+        match revenue_expr::compile(source, &EventScope { catalog }, Expect::Bool) {
+            Ok(compiled) => Some(compiled),
+            Err(err) => {
+                problems.push(("where".into(), err.message, err.hint));
+                None
+            }
+        }
+    });
 
     let window = match &fs.window {
         None => {

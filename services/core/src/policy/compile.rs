@@ -4,10 +4,10 @@ use super::{name_key, Cap, ChannelPolicy, ConsentEvents, Conversion, Policy, Qui
 use crate::catalog::{suggest, Catalog, EventScope};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use revenue_expr::{self, Expect, Type};
 use crate::spec::{ArbitrateBy, CapSpec, ConsentMode, FeatureKind, PolicySpec};
 use chrono::{NaiveTime, Timelike};
 use chrono_tz::Tz;
+use revenue_expr::{self, Expect, Type};
 
 impl Policy {
     /// Compiles `policy.yaml`; every problem is reported with its key.

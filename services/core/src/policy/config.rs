@@ -2,9 +2,9 @@
 //! hours, consent events, attribution; and the policy of channels it does not list.
 
 use super::{name_key, DEFAULT_ATTRIBUTION_WINDOW};
-use revenue_expr::CompiledExpr;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use chrono_tz::Tz;
+use revenue_expr::CompiledExpr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cap {

@@ -4,11 +4,11 @@
 use super::{name_key, ChannelPolicy, Contact, Outcome, Policy, Reason, ALL_CHANNELS};
 use crate::catalog::Catalog;
 use crate::event::Event;
-use revenue_expr::Val;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use crate::state::{event_field, CustomerState, EventVars};
 use chrono::{NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
+use revenue_expr::Val;
 
 /// Whether `customer_id` is in the control group of a use case: a hash of salt and customer,
 /// so the assignment is the same on every instance, after every restart and in replay.

@@ -2,8 +2,8 @@
 //! its deterministic id.
 
 use super::Source;
-use revenue_expr::Val;
 use crate::spec::Status;
+use revenue_expr::Val;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! The decision record: one decision explained, for the audit topic and replay's decisions file.
 
 use super::val_to_json;
-use revenue_expr::Val;
 use crate::policy::{Outcome, Reason};
 use crate::spec::Status;
+use revenue_expr::Val;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::sync::Arc;

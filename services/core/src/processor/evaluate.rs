@@ -3,9 +3,9 @@
 
 use super::scoring::{recommend, score_once, EvalVars, Scratch};
 use super::{action_id, Action, Evaluator, Source, Trigger, Turn};
-use revenue_expr::EvalError;
 use crate::state::CustomerState;
 use crate::usecase::{Retrigger, Tier, UseCase};
+use revenue_expr::EvalError;
 
 /// A use case's decision to act, before the contact policy has spoken.
 pub(super) struct Candidate {

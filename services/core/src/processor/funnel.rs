@@ -4,8 +4,8 @@
 use super::{action_id, Action, Evaluator, Trigger, Turn};
 use crate::algo::Funnel;
 use crate::duration::DAY_MS;
-use revenue_expr::Val;
 use crate::state::StageEntry;
+use revenue_expr::Val;
 use std::borrow::Cow;
 use std::sync::Arc;
 

@@ -4,10 +4,10 @@
 use crate::algo::{self, RecommenderUse, Scorer};
 use crate::catalog::{split_var, NS_EVENT, NS_FEATURE};
 use crate::event::Event;
-use revenue_expr::{EvalError, Val, VarRef, Vars};
 use crate::recommend::RecommendScratch;
 use crate::state::{event_field, CustomerState, FeatureState};
 use crate::usecase::{UseCase, UseCaseSet};
+use revenue_expr::{EvalError, Val, VarRef, Vars};
 
 /// Buffers reused between evaluations, so models and recommendations allocate nothing per event.
 #[derive(Default)]

@@ -7,9 +7,9 @@ use super::scoring::EvalVars;
 use super::{Evaluator, Source, Trigger, Turn};
 use crate::catalog::{FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
 use crate::event::{Event, FieldValues};
-use revenue_expr::Val;
 use crate::policy::{Outcome, Reason};
 use crate::state::{CustomerState, Timer};
+use revenue_expr::Val;
 use smallvec::SmallVec;
 use std::borrow::Cow;
 

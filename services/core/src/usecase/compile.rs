@@ -6,9 +6,9 @@ use crate::algo::{self, ModelFile, Scorer};
 use crate::catalog::{self, suggest, var, Catalog, NS_EVENT, NS_FEATURE, NS_SCORE};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use revenue_expr::{self, CompiledExpr, Expect, Scope, Type, VarRef};
 use crate::policy;
 use crate::spec::{RetriggerSpec, UseCaseSpec};
+use revenue_expr::{self, CompiledExpr, Expect, Scope, Type, VarRef};
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -19,6 +19,7 @@ use super::worker::Worker;
 use super::EngineError;
 use crate::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
 use crate::failpoint::{self, AFTER_COMMIT, BEFORE_COMMIT, BEFORE_OFFSET_COMMIT};
+use crate::metrics::labels::Topic;
 use crate::store::{Change, StoreError};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -181,7 +182,9 @@ impl Worker {
         m.audit_records.inc_by(self.outputs.take_audit_records());
         for input in self.tasks.iter_mut().flat_map(|t| t.inputs.iter_mut()) {
             m.events_in
-                .with_label_values(&[input.topic.as_ref()])
+                .with(&Topic {
+                    topic: input.topic.as_ref(),
+                })
                 .inc_by(input.events);
             *self.events_by_topic.entry(input.topic.to_string()).or_default() += input.events;
             input.events = 0;

@@ -5,6 +5,7 @@
 use super::worker::Worker;
 use crate::changelog::RestoreContext;
 use crate::config::EngineConfig;
+use crate::metrics::labels::Topic;
 use crate::metrics::Metrics;
 use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::KafkaError;
@@ -187,7 +188,7 @@ impl ClientContext for EngineContext {
                 .filter(|(partition, p)| **partition >= 0 && p.consumer_lag >= 0)
                 .map(|(_, p)| p.consumer_lag)
                 .sum();
-            self.metrics.input_lag.with_label_values(&[topic.as_str()]).set(lag);
+            self.metrics.input_lag.with(&Topic { topic: topic.as_str() }).set(lag);
         }
     }
 }

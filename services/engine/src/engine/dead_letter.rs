@@ -1,6 +1,7 @@
 //! Events that cannot be decoded go, untouched, to the dead-letter topic.
 
 use super::worker::Worker;
+use crate::metrics::labels::DeadLetterReason;
 use crate::wire::WireError;
 use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
 use rdkafka::producer::BaseRecord;
@@ -14,7 +15,7 @@ impl Worker {
         let reason = err.reason();
         *self.dead_letters.entry(reason).or_default() += 1;
         self.status.dead_letters.fetch_add(1, Ordering::Relaxed);
-        self.metrics.dead_letters.with_label_values(&[reason]).inc();
+        self.metrics.dead_letters.with(&DeadLetterReason { reason }).inc();
         let detail = err.to_string();
         let partition = message.partition().to_string();
         let offset = message.offset().to_string();

@@ -2,6 +2,7 @@
 //! its own thread; the engine swaps it in here, on its thread, between two checkpoints.
 
 use super::worker::{processor_for, Worker};
+use crate::metrics::labels::ReloadResult;
 use revenue_core::processor::Counters;
 use tracing::info;
 
@@ -24,7 +25,10 @@ impl Worker {
             task.store.clear_cache();
         }
         self.metrics.set_use_cases(&set);
-        self.metrics.usecase_reloads.with_label_values(&["applied"]).inc();
+        self.metrics
+            .use_case_reloads
+            .with(&ReloadResult { result: "applied" })
+            .inc();
         self.status.use_cases.applied(&set);
         info!(checksum = %set.checksum, use_cases = set.use_cases.len(), "new use-case set running");
         self.set = set;
