@@ -1,12 +1,13 @@
 //! The live engine: a Kafka consumer-group member that keeps per-partition RocksDB state,
 //! evaluates the use cases on every event and produces actions.
 //!
-//! Delivery is at-least-once, designed for exactly-once: every commit interval the engine
-//! (1) waits until the broker acknowledged every action and dead letter produced so far,
-//! (2) writes the changed customers and the next input offset of each partition in one RocksDB
-//! batch, (3) commits the offsets to the group. On assignment a partition resumes from the
-//! offset stored with its state, so state and input position never disagree. All Kafka polling
-//! and RocksDB work runs on the engine's own thread, never on an async runtime.
+//! Delivery is at-least-once, designed for exactly-once: every commit interval the checkpoint
+//! ([`checkpoint`], its protocol as numbered steps) writes the changed customers to the
+//! changelog, waits until the broker acknowledged everything produced (or commits the
+//! transaction), then writes state and next input offsets in one RocksDB batch per partition and
+//! commits the offsets to the group. On assignment a partition resumes from the offset stored
+//! with its state, so state and input position never disagree. All Kafka polling and RocksDB
+//! work runs on the engine's own thread, never on an async runtime.
 //!
 //! The modules follow the data: [`clients`] builds the Kafka clients, [`rebalance`] opens and
 //! releases partitions, [`event_loop`] polls, [`task`] handles one message, [`timers`] fires what
