@@ -41,14 +41,14 @@ WAIT_SECONDS=${WAIT_SECONDS:-90}
 JOB=revenue-engine
 # Metrics the demo does not export, although the engine has them:
 #   shadow_actions_total  the reference use cases are all live (no shadow use case in the demo);
-#   usecase_reloads_total has a series only after a use-case directory change.
+#   use_case_reloads_total has a series only after a use-case directory change.
 # And ones an engine binary built before they were added lacks (input_lag_messages,
-# usecase_info); they are reported as present once the binary exports them.
+# use_case_info); they are reported as present once the binary exports them.
 # Metric families of the contact policy and measurement (issue 8) that the demo's /metrics must
 # hold (a # TYPE line or a sample); each missing one is named in the failure. A labelled family
 # appears only once a series of it was incremented, so the demo must exercise the policy.
 REQUIRED_FAMILIES=${REQUIRED_FAMILIES-revenue_engine_actions_total revenue_engine_policy_suppressed_total revenue_engine_policy_deferred_total revenue_engine_policy_deferred_delivered_total revenue_engine_attribution_exposures_total revenue_engine_attribution_converted_total revenue_engine_attribution_conversions_total revenue_engine_attribution_revenue_total revenue_engine_attribution_revenue_squared_total revenue_engine_lift_conversion_rate_difference_ratio revenue_engine_lift_incremental_revenue}
-ALLOW_MISSING_METRICS=${ALLOW_MISSING_METRICS-revenue_engine_shadow_actions_total revenue_engine_usecase_reloads_total revenue_engine_input_lag_messages revenue_engine_usecase_info}
+ALLOW_MISSING_METRICS=${ALLOW_MISSING_METRICS-revenue_engine_shadow_actions_total revenue_engine_use_case_reloads_total revenue_engine_input_lag_messages revenue_engine_use_case_info}
 
 [ -f "$ALERTS" ] || { echo "error: no alert rule file $ALERTS" >&2; exit 2; }
 [ -e "$DASHBOARDS" ] || { echo "error: no dashboard file or folder $DASHBOARDS" >&2; exit 2; }
@@ -278,17 +278,17 @@ tests:
   - name: a live use case silent for the 6h window
     interval: 1m
     input_series:
-      - series: 'revenue_engine_usecase_info{job="revenue-engine", instance="e1:9464", use_case="quiet", version="1", status="live"}'
+      - series: 'revenue_engine_use_case_info{job="revenue-engine", instance="e1:9464", use_case="quiet", version="1", status="live"}'
         values: '1x600'            # live for 10 h, never acts: alert once live for 6 h
       - series: 'revenue_engine_actions_total{job="revenue-engine", instance="e1:9464", use_case="quiet", channel="email"}'
         values: '5x600'
-      - series: 'revenue_engine_usecase_info{job="revenue-engine", instance="e1:9464", use_case="busy", version="2", status="live"}'
+      - series: 'revenue_engine_use_case_info{job="revenue-engine", instance="e1:9464", use_case="busy", version="2", status="live"}'
         values: '1x600'            # live and acting
       - series: 'revenue_engine_actions_total{job="revenue-engine", instance="e1:9464", use_case="busy", channel="crm"}'
         values: '0+1x600'
-      - series: 'revenue_engine_usecase_info{job="revenue-engine", instance="e1:9464", use_case="fresh", version="1", status="live"}'
+      - series: 'revenue_engine_use_case_info{job="revenue-engine", instance="e1:9464", use_case="fresh", version="1", status="live"}'
         values: '_x400 1x200'      # live only since 6h40m: not yet
-      - series: 'revenue_engine_usecase_info{job="revenue-engine", instance="e1:9464", use_case="trial", version="1", status="shadow"}'
+      - series: 'revenue_engine_use_case_info{job="revenue-engine", instance="e1:9464", use_case="trial", version="1", status="shadow"}'
         values: '1x600'            # shadow: never
     alert_rule_test:
       - eval_time: 5h
@@ -317,9 +317,9 @@ tests:
   - name: use-case reload refused (applied reloads are fine)
     interval: 1m
     input_series:
-      - series: 'revenue_engine_usecase_reloads_total{job="revenue-engine", instance="e1:9464", result="refused"}'
+      - series: 'revenue_engine_use_case_reloads_total{job="revenue-engine", instance="e1:9464", result="refused"}'
         values: '0 0 0 1x30'
-      - series: 'revenue_engine_usecase_reloads_total{job="revenue-engine", instance="e2:9464", result="applied"}'
+      - series: 'revenue_engine_use_case_reloads_total{job="revenue-engine", instance="e2:9464", result="applied"}'
         values: '0+1x30'
     alert_rule_test:
       - eval_time: 2m

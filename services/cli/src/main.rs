@@ -1,5 +1,8 @@
 //! `revenue-engine`: the one binary of Revenue Engine.
 
+// Tools for a person at a terminal: what they print is their interface.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};

@@ -1,6 +1,14 @@
 //! `revenue-engine report`: the HTML page from a summary file and from a (canned) Prometheus,
 //! refusal of a bad summary, and a real screenshot in headless Chromium.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
+
 use revenue_core::measure::{lift, GroupTotals, Interval};
 use revenue_replay::ReplaySummary;
 use revenue_replay::{Kpis, Measurement, PolicyOutcomes, StageSummary, TierSummary, UseCaseSummary};
@@ -413,7 +421,7 @@ fn report_from_prometheus_builds_lift_from_group_totals() {
             ),
         ),
         (
-            "revenue_engine_usecase_info",
+            "revenue_engine_use_case_info",
             leak(sample(
                 r#""use_case":"distributor-product-recs","version":"4","status":"live""#,
                 1.0,

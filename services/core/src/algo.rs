@@ -5,9 +5,9 @@
 use crate::catalog::{suggest, Catalog};
 use crate::diagnostic::Diagnostic;
 use crate::duration::Span;
-use crate::expr::{CompiledExpr, Type};
 use crate::recommend::Recommender;
 use crate::spec::{FeatureKind, FunnelSpec, ModelOutput, ModelSpec, ModelType, RecommenderSpec, TimerClock, TimerSpec};
+use revenue_expr::{CompiledExpr, Type};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 

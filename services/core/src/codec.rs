@@ -3,9 +3,9 @@
 //! removed feature is dropped on read and a new one starts empty: the catalog can evolve.
 
 use crate::catalog::Catalog;
-use crate::expr::Val;
 use crate::policy::{Consent, Contact, DecisionEntry, Deferred, Exposure, PolicyState};
 use crate::state::{Buckets, CustomerState, Distinct, FeatureState, Recent, StageEntry, Timer};
+use revenue_expr::Val;
 use std::borrow::Cow;
 
 /// Version 2 added timers, funnel stages, first-seen time, `points` and `recent` features;

@@ -2,7 +2,7 @@
 //! strings where the input allows.
 
 use crate::catalog::{Catalog, FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
-use crate::expr::{Type, Val};
+use revenue_expr::{Type, Val};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -92,6 +92,13 @@ fn check_required(fields: &FieldValues<'_>) -> Result<(), DecodeError> {
         return Err(DecodeError::MissingTimestamp);
     }
     Ok(())
+}
+
+/// A string read for a field the catalog declares `ty`: its value for a string field, none for
+/// a field of another type (the caller reports the mismatch). Both wire formats read strings
+/// through this (JSON here, Avro in the engine).
+pub fn string_value(ty: Type, text: Cow<'_, str>) -> Option<Val<'_>> {
+    (ty == Type::String).then_some(Val::Str(text))
 }
 
 /// Decodes one JSON object. Unknown keys are skipped; `customer_id`, when given, replaces the
@@ -264,17 +271,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        match self.ty {
-            Type::String => Ok(Some(Val::Str(Cow::Borrowed(v)))),
-            _ => Err(self.wrong()),
-        }
+        string_value(self.ty, Cow::Borrowed(v)).map(Some).ok_or_else(|| self.wrong())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        match self.ty {
-            Type::String => Ok(Some(Val::Str(Cow::Owned(v.to_string())))),
-            _ => Err(self.wrong()),
-        }
+        string_value(self.ty, Cow::Owned(v.to_string())).map(Some).ok_or_else(|| self.wrong())
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {

@@ -4,10 +4,10 @@
 use crate::catalog::{split_var, zero_of, Catalog, Feature, Window};
 use crate::duration::DAY_MS;
 use crate::event::Event;
-use crate::expr::Val;
-use crate::expr::{VarRef, Vars};
 use crate::policy::PolicyState;
 use crate::spec::FeatureKind;
+use revenue_expr::Val;
+use revenue_expr::{VarRef, Vars};
 use smallvec::SmallVec;
 use std::borrow::Cow;
 

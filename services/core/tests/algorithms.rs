@@ -2,6 +2,8 @@
 //! logistic / ONNX models, timers and state expiry — through the same `Processor` the engine
 //! and replay run.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+
 use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;
 use revenue_core::expr::Val;
@@ -87,7 +89,7 @@ impl Run {
             offset: self.offset,
         };
         self.processor
-            .process(&mut self.state, &event, source, &mut self.counters, &mut |a| {
+            .process(&mut self.state, &event, source, &mut self.counters, &mut |a: Action| {
                 actions.push(a)
             });
         actions
@@ -99,7 +101,7 @@ impl Run {
         let mut actions = Vec::new();
         let expired = self
             .processor
-            .fire_due(&mut self.state, "c1", now, now, &mut self.counters, &mut |a| {
+            .fire_due(&mut self.state, "c1", now, now, &mut self.counters, &mut |a: Action| {
                 actions.push(a)
             });
         (actions, expired)
@@ -425,10 +427,14 @@ fn a_wall_clock_timer_fires_by_the_system_clock_without_new_input() {
     assert!(run.state.timers[0].wall_clock);
     let mut fire = |event_time: i64, wall: i64| {
         let mut actions = Vec::new();
-        run.processor
-            .fire_due(&mut run.state, "c1", event_time, wall, &mut run.counters, &mut |a| {
-                actions.push(a)
-            });
+        run.processor.fire_due(
+            &mut run.state,
+            "c1",
+            event_time,
+            wall,
+            &mut run.counters,
+            &mut |a: Action| actions.push(a),
+        );
         actions
     };
     // event time stands still (no input); the system clock reaches the due time

@@ -1,10 +1,12 @@
 //! The contact policy through the same `Processor` the engine and replay run: caps, cooldowns,
 //! consent, arbitration, quiet hours (deferral across a restart), holdouts and attribution.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+
 use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;
 use revenue_core::policy::{in_control, Reason};
-use revenue_core::processor::{Counters, DecisionRecord, DEFERRED_EVENT_TYPE};
+use revenue_core::processor::{Counters, DecisionRecord, KeepDecisions, DEFERRED_EVENT_TYPE};
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, SourceFile, UseCaseSet};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -94,18 +96,20 @@ impl Run {
             offset: self.offset,
         };
         let mut actions = Vec::new();
+        let mut out = KeepDecisions::new(|a| actions.push(a));
         self.processor
-            .process(state, &event, source, &mut self.counters, &mut |a| actions.push(a));
-        self.decisions.extend(self.processor.take_decisions());
+            .process(state, &event, source, &mut self.counters, &mut out);
+        self.decisions.extend(out.take_decisions());
         actions
     }
 
     fn sweep(&mut self, customer: &str, now: i64) -> Vec<Action> {
         let state = self.states.get_mut(customer).expect("known customer");
         let mut actions = Vec::new();
+        let mut out = KeepDecisions::new(|a| actions.push(a));
         self.processor
-            .fire_due(state, customer, now, now, &mut self.counters, &mut |a| actions.push(a));
-        self.decisions.extend(self.processor.take_decisions());
+            .fire_due(state, customer, now, now, &mut self.counters, &mut out);
+        self.decisions.extend(out.take_decisions());
         actions
     }
 

@@ -1,6 +1,8 @@
 //! The committed JSON Schemas under `schemas/` are the ones the loader's types generate, and
 //! the shipped use-case files satisfy them.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+
 use std::path::Path;
 
 #[test]

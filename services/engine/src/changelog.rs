@@ -46,18 +46,22 @@ pub enum ChangelogError {
         found: usize,
         expected: usize,
     },
-    #[error("cannot create changelog topic `{topic}`: {message}; create it yourself with cleanup.policy=compact and {partitions} partitions")]
+    #[error("cannot create changelog topic `{topic}`: {source}; create it yourself with cleanup.policy=compact and {partitions} partitions")]
     Create {
         topic: String,
         partitions: usize,
-        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
-    #[error("restoring partition {partition} from `{topic}`: {message}")]
+    #[error("restoring partition {partition} from `{topic}`: {source}")]
     Restore {
         topic: String,
         partition: i32,
-        message: String,
+        #[source]
+        source: KafkaError,
     },
+    #[error("restoring partition {partition} from `{topic}`: no records for 60 s at offset {next}")]
+    RestoreStalled { topic: String, partition: i32, next: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -70,10 +74,10 @@ pub fn ensure_topic<C: ConsumerContext>(
     partitions: usize,
     replication: i32,
 ) -> Result<(), ChangelogError> {
-    let create_error = |message: String| ChangelogError::Create {
+    let create_error = |source: Box<dyn std::error::Error + Send + Sync>| ChangelogError::Create {
         topic: topic.into(),
         partitions,
-        message,
+        source,
     };
     let existing = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(15))
@@ -96,12 +100,11 @@ pub fn ensure_topic<C: ConsumerContext>(
         }
         None => {}
     }
-    let admin: AdminClient<DefaultClientContext> =
-        bootstrap_config.create().map_err(|e| create_error(e.to_string()))?;
+    let admin: AdminClient<DefaultClientContext> = bootstrap_config.create().map_err(|e| create_error(e.into()))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| create_error(e.to_string()))?;
+        .map_err(|e| create_error(e.into()))?;
     let new =
         NewTopic::new(topic, partitions as i32, TopicReplication::Fixed(replication)).set("cleanup.policy", "compact");
     let options = AdminOptions::new()
@@ -109,11 +112,11 @@ pub fn ensure_topic<C: ConsumerContext>(
         .request_timeout(Some(Duration::from_secs(30)));
     let results = runtime
         .block_on(admin.create_topics([&new], &options))
-        .map_err(|e| create_error(e.to_string()))?;
+        .map_err(|e| create_error(e.into()))?;
     for result in results {
         match result {
             Ok(_) | Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((_, code)) => return Err(create_error(code.to_string())),
+            Err((_, code)) => return Err(create_error(code.into())),
         }
     }
     Ok(())
@@ -255,15 +258,15 @@ pub fn restore<C: ConsumerContext>(
     committed: Option<&BTreeMap<String, i64>>,
     mut progress: impl FnMut(u64),
 ) -> Result<(PartitionStore, Restored), ChangelogError> {
-    let fail = |message: String| ChangelogError::Restore {
+    let fail = |source: KafkaError| ChangelogError::Restore {
         topic: topic.into(),
         partition,
-        message,
+        source,
     };
     let started = Instant::now();
     let (_, high) = restorer
         .fetch_watermarks(topic, partition, Duration::from_secs(15))
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(fail)?;
     let mut store = store;
     let mut local = store.changelog_next()?;
     if local.is_some_and(|l| l > high) {
@@ -273,9 +276,8 @@ pub fn restore<C: ConsumerContext>(
     }
     let start = local.map_or(Offset::Beginning, Offset::Offset);
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(topic, partition, start)
-        .map_err(|e| fail(e.to_string()))?;
-    restorer.assign(&tpl).map_err(|e| fail(e.to_string()))?;
+    tpl.add_partition_offset(topic, partition, start).map_err(fail)?;
+    restorer.assign(&tpl).map_err(fail)?;
     let mut chain = Chain::new(store.input_offsets()?);
     let mut next = local.unwrap_or(0);
     let mut records = 0u64;
@@ -305,9 +307,13 @@ pub fn restore<C: ConsumerContext>(
             }
             Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
             Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(e)) => return Err(fail(e.to_string())),
+            Some(Err(e)) => return Err(fail(e)),
             None if idle.elapsed() > Duration::from_secs(60) => {
-                return Err(fail(format!("no records for 60 s at offset {next}")));
+                return Err(ChangelogError::RestoreStalled {
+                    topic: topic.into(),
+                    partition,
+                    next,
+                });
             }
             None => {}
         }
@@ -315,7 +321,7 @@ pub fn restore<C: ConsumerContext>(
     chain.finish(committed);
     store.restore(catalog, &chain.confirmed, &chain.tip, next)?;
     progress(records);
-    restorer.unassign().map_err(|e| fail(e.to_string()))?;
+    restorer.unassign().map_err(fail)?;
     if let Some(committed) = committed {
         if committed
             .iter()

@@ -44,7 +44,11 @@ pub fn hit(point: &str) {
         .unwrap_or(0);
     let roll = u64::from(nanos.wrapping_mul(2_654_435_761));
     if roll < failpoint.threshold {
-        eprintln!("failpoint {point}: aborting");
+        // the crash suite reads this line; tracing may not flush before the abort
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("failpoint {point}: aborting");
+        }
         std::process::abort();
     }
 }

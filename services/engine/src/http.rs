@@ -5,8 +5,8 @@
 //! token; answered by the engine thread, see [`crate::customers`]).
 
 use crate::customers::{AskError, CustomerQuery, CustomerReply};
-use crate::engine::Status;
 use crate::metrics::Metrics;
+use crate::status::Status;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::IntoResponse;

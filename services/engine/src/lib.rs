@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics;
 pub mod produce;
 pub mod reload;
+pub mod status;
 pub mod store;
 
 pub mod wire;

@@ -4,7 +4,7 @@
 //! full: a valid set is handed to the engine, which swaps it in between two checkpoints; an
 //! invalid one is refused — every problem logged, counted — and the old set keeps running.
 
-use crate::engine::Status;
+use crate::metrics::labels::ReloadResult;
 use crate::metrics::Metrics;
 use revenue_core::UseCaseSet;
 use serde::Serialize;
@@ -124,7 +124,7 @@ impl Watcher {
         dir: PathBuf,
         interval: Duration,
         running_checksum: String,
-        status: Arc<Status>,
+        slot: Arc<UseCaseSlot>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Watcher> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -148,16 +148,16 @@ impl Watcher {
                 match UseCaseSet::compile_with_models(&files, &models) {
                     Ok(set) => {
                         tracing::info!(checksum = %set.checksum, use_cases = set.use_cases.len(), "use-case change validated; swapping it in at the next checkpoint");
-                        if let Ok(mut pending) = status.use_cases.pending.lock() {
+                        if let Ok(mut pending) = slot.pending.lock() {
                             *pending = Some(Arc::new(set));
                         }
                     }
                     Err(problems) => {
-                        metrics.usecase_reloads.with_label_values(&["refused"]).inc();
+                        metrics.use_case_reloads.with(&ReloadResult { result: "refused" }).inc();
                         for problem in &problems {
                             tracing::error!(problem = %problem, "use-case change refused; the running set stays");
                         }
-                        if let Ok(mut loaded) = status.use_cases.loaded.write() {
+                        if let Ok(mut loaded) = slot.loaded.write() {
                             loaded.last_refused = Some(RefusedReload {
                                 at_unix_ms: now_ms(),
                                 problems: problems.iter().map(ToString::to_string).collect(),

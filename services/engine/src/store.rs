@@ -29,10 +29,27 @@ const CHANGELOG_NEXT_KEY: &str = "changelog_next";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("RocksDB store {path}: {message}; check the state directory (disk full, permissions, another process holding the lock)")]
-    RocksDb { path: PathBuf, message: String },
-    #[error("RocksDB store {path}: the stored state of customer `{id}` cannot be decoded: {message}; it is replaced by an empty state when the customer's next event comes")]
-    Undecodable { path: PathBuf, id: String, message: String },
+    #[error("RocksDB store {path}: {source}; check the state directory (disk full, permissions, another process holding the lock)")]
+    RocksDb {
+        path: PathBuf,
+        #[source]
+        source: rocksdb::Error,
+    },
+    #[error("RocksDB store {path}: {source}; check the state directory (disk full, permissions, another process holding the lock)")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("RocksDB store {path}: column family `{name}` missing; check the state directory (disk full, permissions, another process holding the lock)")]
+    MissingColumnFamily { path: PathBuf, name: &'static str },
+    #[error("RocksDB store {path}: the stored state of customer `{id}` cannot be decoded: {source}; it is replaced by an empty state when the customer's next event comes")]
+    Undecodable {
+        path: PathBuf,
+        id: String,
+        #[source]
+        source: codec::StateDecodeError,
+    },
 }
 
 /// Index key: kind, due time big-endian with the sign bit flipped (bytes sort as numbers), id.
@@ -98,11 +115,10 @@ pub fn store_path(root: &Path, partition: i32) -> PathBuf {
 impl PartitionStore {
     pub fn open(root: &Path, partition: i32, capacity: usize) -> Result<PartitionStore, StoreError> {
         let path = store_path(root, partition);
-        let fail = |e: &dyn std::fmt::Display| StoreError::RocksDb {
+        std::fs::create_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
-            message: e.to_string(),
-        };
-        std::fs::create_dir_all(&path).map_err(|e| fail(&e))?;
+            source,
+        })?;
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
@@ -112,7 +128,10 @@ impl PartitionStore {
             ColumnFamilyDescriptor::new(META_CF, Options::default()),
             ColumnFamilyDescriptor::new(TIMERS_CF, Options::default()),
         ];
-        let db = DB::open_cf_descriptors(&options, &path, cfs).map_err(|e| fail(&e))?;
+        let db = DB::open_cf_descriptors(&options, &path, cfs).map_err(|source| StoreError::RocksDb {
+            path: path.clone(),
+            source,
+        })?;
         Ok(PartitionStore {
             db,
             root: root.to_path_buf(),
@@ -127,21 +146,24 @@ impl PartitionStore {
     }
 
     fn meta(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(META_CF)
-            .ok_or_else(|| self.error("column family `meta` missing"))
+        self.column_family(META_CF)
     }
 
     fn timers(&self) -> Result<&rocksdb::ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(TIMERS_CF)
-            .ok_or_else(|| self.error("column family `timers` missing"))
+        self.column_family(TIMERS_CF)
     }
 
-    fn error(&self, e: impl std::fmt::Display) -> StoreError {
+    fn column_family(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StoreError> {
+        self.db.cf_handle(name).ok_or_else(|| StoreError::MissingColumnFamily {
+            path: self.path.clone(),
+            name,
+        })
+    }
+
+    fn error(&self, source: rocksdb::Error) -> StoreError {
         StoreError::RocksDb {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -189,10 +211,13 @@ impl PartitionStore {
         let entry = match self.cache.entry(CompactString::from(id)) {
             Entry::Occupied(entry) => entry.into_mut(),
             Entry::Vacant(slot) => {
-                let stored = self.db.get_pinned(id.as_bytes()).map_err(|e| StoreError::RocksDb {
-                    path: self.path.clone(),
-                    message: e.to_string(),
-                })?;
+                let stored = self
+                    .db
+                    .get_pinned(id.as_bytes())
+                    .map_err(|source| StoreError::RocksDb {
+                        path: self.path.clone(),
+                        source,
+                    })?;
                 let state = match stored {
                     None => CustomerState::new(catalog),
                     Some(bytes) => codec::decode(catalog, &bytes).unwrap_or_else(|_| {
@@ -257,10 +282,10 @@ impl PartitionStore {
         };
         codec::decode(catalog, &bytes)
             .map(Some)
-            .map_err(|e| StoreError::Undecodable {
+            .map_err(|source| StoreError::Undecodable {
                 path: self.path.clone(),
                 id: id.to_string(),
-                message: e.to_string(),
+                source,
             })
     }
 
@@ -426,9 +451,9 @@ impl PartitionStore {
         if let Some(next) = changelog_next {
             batch.put_cf(meta, CHANGELOG_NEXT_KEY, next.to_le_bytes());
         }
-        self.db.write(batch).map_err(|e| StoreError::RocksDb {
+        self.db.write(batch).map_err(|source| StoreError::RocksDb {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         })?;
         if self.cache.len() > self.capacity {
             // only clean entries are dropped; the first `capacity` of the rest stay
@@ -477,9 +502,9 @@ impl PartitionStore {
         batch.put_cf(meta, CHANGELOG_NEXT_KEY, changelog_next.to_le_bytes());
         self.cache.clear();
         self.dirty = 0;
-        self.db.write(batch).map_err(|e| StoreError::RocksDb {
+        self.db.write(batch).map_err(|source| StoreError::RocksDb {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         })
     }
 
@@ -488,9 +513,9 @@ impl PartitionStore {
         let (capacity, root, partition) = (self.capacity, self.root.clone(), self.partition);
         let path = self.path.clone();
         drop(self.db);
-        std::fs::remove_dir_all(&path).map_err(|e| StoreError::RocksDb {
+        std::fs::remove_dir_all(&path).map_err(|source| StoreError::Io {
             path: path.clone(),
-            message: e.to_string(),
+            source,
         })?;
         PartitionStore::open(&root, partition, capacity)
     }
@@ -520,9 +545,9 @@ impl PartitionStore {
 
     /// Flushes memtables to disk and closes the database (on revoke and shutdown).
     pub fn close(self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| StoreError::RocksDb {
+        self.db.flush().map_err(|source| StoreError::RocksDb {
             path: self.path.clone(),
-            message: e.to_string(),
+            source,
         })
     }
 }

@@ -2,10 +2,19 @@
 //! process. RocksDB is real RocksDB in a temporary directory. Also: timers fire once, at their due
 //! time, across a restart and a move to an empty disk; idle customers expire with a tombstone.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
+
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, Producer};
 use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
 use revenue_engine::http::HttpServer;
+use revenue_engine::metrics::labels::{ReloadResult, UseCaseChannel};
 use revenue_engine::wire::{ActionEncoder, OutputFormat};
 use revenue_engine::{start, EngineHandle, Metrics, Status};
 use std::collections::HashSet;
@@ -727,9 +736,18 @@ fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
     let actions = || {
         metrics
             .actions
-            .with_label_values(&["funnel-benchmark", "telemarketing"])
+            .with(&UseCaseChannel {
+                use_case: "funnel-benchmark",
+                channel: "telemarketing",
+            })
             .get()
-            + metrics.actions.with_label_values(&["funnel-benchmark", "email"]).get()
+            + metrics
+                .actions
+                .with(&UseCaseChannel {
+                    use_case: "funnel-benchmark",
+                    channel: "email",
+                })
+                .get()
     };
     wait_for("group join", Duration::from_secs(30), || {
         status.joined.load(std::sync::atomic::Ordering::Relaxed)
@@ -757,10 +775,13 @@ fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
     wait_for("version 2 running", Duration::from_secs(30), || {
         loaded()["use_cases"][0]["version"] == 2
     });
-    assert_eq!(metrics.usecase_reloads.with_label_values(&["applied"]).get(), 1);
+    assert_eq!(
+        metrics.use_case_reloads.with(&ReloadResult { result: "applied" }).get(),
+        1
+    );
     assert!(metrics
         .render()
-        .contains(r#"revenue_engine_usecase_info{status="live",use_case="funnel-benchmark",version="2"} 1"#));
+        .contains(r#"revenue_engine_use_case_info{status="live",use_case="funnel-benchmark",version="2"} 1"#));
     produce_lines(&bootstrap, &lines[8_000..16_000]);
     wait_for("second part consumed", Duration::from_secs(60), || consumed() >= 16_000);
 
@@ -775,7 +796,7 @@ fn use_cases_hot_reload_applies_a_valid_change_and_refuses_an_invalid_one() {
     );
     mount.publish(&[("features.yaml", features), ("funnel-benchmark.yaml", broken)]);
     wait_for("change refused", Duration::from_secs(30), || {
-        metrics.usecase_reloads.with_label_values(&["refused"]).get() == 1
+        metrics.use_case_reloads.with(&ReloadResult { result: "refused" }).get() == 1
     });
     let after_refusal = loaded();
     assert_eq!(after_refusal["use_cases"][0]["version"], 2, "{after_refusal}");

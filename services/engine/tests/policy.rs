@@ -3,9 +3,11 @@
 //! second input topic, holdout groups equal to `replay`'s and stable across restarts, decision
 //! records on the audit topic, `GET /customers/{id}`, and the policy and attribution metrics.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+
 use rdkafka::mocking::MockCluster;
 use revenue_core::policy::in_control;
-use revenue_core::{Mode, Processor, Source};
+use revenue_core::{Action, Mode, Processor, Source};
 use revenue_engine::config::{CustomerIdSource, EngineConfig};
 use revenue_engine::http::HttpServer;
 use revenue_engine::store::PartitionStore;
@@ -567,7 +569,7 @@ fn policy_and_attribution_metrics_count_what_the_processor_counts() {
     }
     // what the same events do to the processor, customer by customer (order per customer kept)
     let set = Arc::new(revenue_usecases::load_dir(dir.path()).expect("loads"));
-    let processor = Processor::new(set.clone(), Mode::Engine);
+    let mut processor = Processor::new(set.clone(), Mode::Engine);
     let mut expected = revenue_core::Counters::for_set(&set);
     let mut states: BTreeMap<String, revenue_core::CustomerState> = BTreeMap::new();
     for (offset, line) in lines.iter().enumerate() {
@@ -580,7 +582,7 @@ fn policy_and_attribution_metrics_count_what_the_processor_counts() {
             partition: 0,
             offset: offset as i64,
         };
-        processor.process(state, &event, source, &mut expected, &mut |_| {});
+        processor.process(state, &event, source, &mut expected, &mut |_: Action| {});
     }
     let want = &expected.use_cases[0];
     assert!(want.control.exposed >= 2 && want.treatment.exposed >= 2, "{want:?}");

@@ -1,6 +1,15 @@
 //! Every model in `testdata/` (written by `scripts/make-test-models.py`) against the exporting
 //! library's own predictions, plus the load-time refusals.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
+
 use revenue_models::{Backend, Model, ModelError, OutputSpec};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,9 @@ use compact_str::CompactString;
 use revenue_core::measure::{lift, roi, GroupTotals, Lift};
 use revenue_core::policy::{Policy, Reason};
 use revenue_core::processor::Counters;
-use revenue_core::processor::STAGE_CHANGE;
-use revenue_core::state::Dues;
+use revenue_core::processor::{KeepDecisions, STAGE_CHANGE};
+use revenue_core::schedule::{DueSchedule, InMemorySchedule};
+use revenue_core::state::{Dues, EVENT_TIME};
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
@@ -199,8 +200,7 @@ pub fn replay_with_decisions(
     let timed = catalog.expire_after.is_some()
         || set.use_cases.iter().any(|uc| uc.timer.is_some())
         || set.policy.quiet_hours.is_some();
-    let mut due_index: BTreeSet<(i64, CompactString)> = BTreeSet::new();
-    let mut indexed: FxHashMap<CompactString, Dues> = FxHashMap::default();
+    let mut schedule = InMemorySchedule::event_time_only();
     let mut watermark = i64::MIN;
     let mut stage_days: BTreeMap<(usize, Arc<str>), StageDays> = BTreeMap::new();
     let mut actions = 0u64;
@@ -246,7 +246,7 @@ pub fn replay_with_decisions(
                 continue;
             }
         };
-        let mut act = |action: Action| {
+        let mut outputs = KeepDecisions::new(|action: Action| {
             let i = index_of[action.use_case_id.as_ref()];
             if action.action_type.as_ref() == STAGE_CHANGE {
                 let days = |key: &str| {
@@ -272,24 +272,19 @@ pub fn replay_with_decisions(
                     write_error = Some(e);
                 }
             }
-        };
+        });
         if timed && event.ts() > watermark {
             watermark = event.ts();
             // everything due by this event's time fires first, earliest first
-            while let Some((due, id)) = due_index.first().cloned() {
-                if due > watermark {
-                    break;
-                }
-                due_index.pop_first();
+            while let Ok(Some(id)) = schedule.pop_due(EVENT_TIME, watermark) {
                 let Some(state) = states.get_mut(&id) else { continue };
-                if processor.fire_due(state, &id, watermark, watermark, &mut counters, &mut act) {
+                let dues = if processor.fire_due(state, &id, watermark, watermark, &mut counters, &mut outputs) {
                     states.remove(&id);
-                    for (_, due) in indexed.remove(&id).unwrap_or_default() {
-                        due_index.remove(&(due, id.clone()));
-                    }
+                    Dues::new()
                 } else {
-                    reindex(&mut due_index, &mut indexed, &id, state.dues(catalog));
-                }
+                    state.dues(catalog)
+                };
+                let Ok(()) = schedule.reschedule(&id, &dues);
             }
         }
         let customer = event.customer_id();
@@ -304,15 +299,12 @@ pub fn replay_with_decisions(
             partition: 0,
             offset: summary.lines as i64,
         };
-        processor.process(state, &event, source, &mut counters, &mut act);
+        processor.process(state, &event, source, &mut counters, &mut outputs);
         if timed {
-            let dues = state.dues(catalog);
-            if indexed.get(customer) != Some(&dues) {
-                reindex(&mut due_index, &mut indexed, customer, dues);
-            }
+            let Ok(()) = schedule.reschedule(customer, &state.dues(catalog));
         }
         if let Some(sink) = decisions.as_mut() {
-            for record in processor.take_decisions() {
+            for record in outputs.take_decisions() {
                 serde_json::to_writer(&mut **sink, &record).map_err(std::io::Error::from)?;
                 sink.write_all(b"\n")?;
             }
@@ -479,25 +471,6 @@ pub fn kpis(use_cases: &[UseCaseSummary], attribution_window_days: Option<f64>) 
 
 /// Per use case and stage: days from the previous stage, and from the first event.
 type StageDays = (Vec<f64>, Vec<f64>);
-
-/// Moves a customer's entries in the due-time index to `dues`.
-fn reindex(
-    index: &mut BTreeSet<(i64, CompactString)>,
-    indexed: &mut FxHashMap<CompactString, Dues>,
-    id: &str,
-    dues: Dues,
-) {
-    let id = CompactString::from(id);
-    for (_, due) in indexed.remove(&id).unwrap_or_default() {
-        index.remove(&(due, id.clone()));
-    }
-    for (_, due) in &dues {
-        index.insert((*due, id.clone()));
-    }
-    if !dues.is_empty() {
-        indexed.insert(id, dues);
-    }
-}
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {

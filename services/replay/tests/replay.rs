@@ -1,9 +1,11 @@
 //! `replay` over recorded events: the benchmark's exact expected counts, malformed lines, and
 //! the shipped reference use cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+
 use revenue_core::Mode;
-use revenue_testkit::{bench_bytes, usecases};
 use revenue_replay::{replay, ReplayOptions};
+use revenue_testkit::{bench_bytes, usecases};
 use revenue_usecases::load_dir;
 use std::io::{BufReader, Cursor};
 use std::sync::Arc;

@@ -2,11 +2,20 @@
 //! topics, transaction probes, Tansu (an independent Kafka-compatible broker) and the offline
 //! reference run the engine's results are compared with. Test-only: nothing here is shipped.
 
+// Test helpers: a failed expectation here is a failed test, and what they print is test output.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::producer::{BaseProducer, BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use revenue_core::{CustomerState, Mode, Processor, Source};
+use revenue_core::{Action, CustomerState, Mode, Processor, Source};
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,9 +50,11 @@ pub fn usecases(name: &str) -> PathBuf {
 /// checks them against the generator where it is available).
 pub fn bench_bytes(events: u32, customers: u32) -> Vec<u8> {
     let path = workload_file(events, customers);
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e} (committed sizes: 20000/2000, 5000/500)", path.display()));
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (committed sizes: 20000/2000, 5000/500)", path.display()));
     let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes).expect("the committed workload is valid gzip");
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(file), &mut bytes)
+        .expect("the committed workload is valid gzip");
     bytes
 }
 
@@ -244,7 +255,7 @@ pub struct OfflineRun {
 
 pub fn offline_run(lines: &[String]) -> OfflineRun {
     let set = Arc::new(revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
-    let processor = Processor::new(set.clone(), Mode::Engine);
+    let mut processor = Processor::new(set.clone(), Mode::Engine);
     let mut counters = revenue_core::Counters::for_set(&set);
     let mut run = OfflineRun {
         action_ids: HashSet::new(),
@@ -265,7 +276,7 @@ pub fn offline_run(lines: &[String]) -> OfflineRun {
             partition,
             offset: *offset,
         };
-        processor.process(state, &event, source, &mut counters, &mut |a| {
+        processor.process(state, &event, source, &mut counters, &mut |a: Action| {
             run.action_ids.insert(a.action_id);
         });
         *offset += 1;

@@ -4,9 +4,9 @@
 //! planted uplift (within its interval), and an uplift of zero must not look significant.
 
 use compact_str::CompactString;
-use revenue_core::processor::Counters;
+use revenue_core::processor::{Counters, KeepDecisions};
 use revenue_core::rng::Rng;
-use revenue_core::{decode_json, CustomerState, Mode, Processor, Source, UseCaseSet};
+use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::FxHashMap;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -61,7 +61,7 @@ pub fn plant_uplift(
     events: impl IntoIterator<Item = String>,
     config: &UpliftConfig,
 ) -> (Vec<String>, Planted) {
-    let processor = Processor::new(set.clone(), Mode::Engine).with_decision_records(1.0);
+    let mut processor = Processor::new(set.clone(), Mode::Engine).with_decision_records(1.0);
     let catalog = &set.catalog;
     let mut counters = Counters::for_set(&set);
     let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
@@ -87,9 +87,10 @@ pub fn plant_uplift(
             partition: 0,
             offset: out.len() as i64,
         };
-        processor.process(state, &event, source, &mut counters, &mut |_| {});
+        let mut decided = KeepDecisions::new(|_: Action| {});
+        processor.process(state, &event, source, &mut counters, &mut decided);
         drop(event); // it borrows `line`, which goes to `out` below
-        for decision in processor.take_decisions() {
+        for decision in decided.take_decisions() {
             let control = match decision.outcome.as_str() {
                 "held_out" => true,
                 "emitted" | "deferred" => false,

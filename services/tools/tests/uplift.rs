@@ -2,6 +2,14 @@
 //! treated customers; replay (the engine's evaluation) must measure it within its interval, and
 //! an uplift of zero must not be reported as significant.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code: a failed expectation is a failed test
+
 use revenue_core::{SourceFile, UseCaseSet};
 use revenue_replay::{replay, ReplayOptions, ReplaySummary};
 use revenue_tools::uplift::{plant_uplift, UpliftConfig};

@@ -1,5 +1,7 @@
 //! `validate` on a directory with planted mistakes lists each one with its place.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+
 use revenue_testkit::{repo, usecases};
 use revenue_usecases::{load_dir, LoadError};
 
@@ -128,11 +130,7 @@ fn planted_mistakes_are_each_reported_with_file_and_place() {
 #[test]
 fn a_use_case_may_read_only_the_features_it_declares() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        usecases("benchmark/features.yaml"),
-        dir.path().join("features.yaml"),
-    )
-    .expect("copy");
+    std::fs::copy(usecases("benchmark/features.yaml"), dir.path().join("features.yaml")).expect("copy");
     let text = std::fs::read_to_string(usecases("benchmark/funnel-benchmark.yaml")).expect("read");
     let text = text.replace(
         "features: [page_views, email_clicks, purchase_sum, purchase_count, last_purchase_ts]",
@@ -152,11 +150,7 @@ fn a_use_case_may_read_only_the_features_it_declares() {
 #[test]
 fn a_directory_without_catalog_is_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(
-        usecases("benchmark/funnel-benchmark.yaml"),
-        dir.path().join("uc.yaml"),
-    )
-    .expect("copy");
+    std::fs::copy(usecases("benchmark/funnel-benchmark.yaml"), dir.path().join("uc.yaml")).expect("copy");
     let Err(LoadError::Invalid { problems, .. }) = load_dir(dir.path()) else {
         panic!("must fail")
     };

@@ -58,6 +58,7 @@ impl std::fmt::Debug for ActionEncoder {
 
 impl ActionEncoder {
     /// `schema_id` is the registry id of [`ACTION_SCHEMA`], written in every Avro frame.
+    #[allow(clippy::expect_used)] // startup, on a compiled-in constant: no input can make it fail
     pub fn new(format: OutputFormat, schema_id: u32) -> ActionEncoder {
         // the embedded schema is a constant; the unit tests parse it with both libraries
         let fast = ACTION_SCHEMA.parse().expect("action.avsc parses (serde_avro_fast)");

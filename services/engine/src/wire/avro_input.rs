@@ -3,7 +3,7 @@
 use super::schema::{FieldShape, WriterSchema, KIND_BOOL, KIND_DOUBLE, KIND_LONG, KIND_NULL, KIND_OTHER, KIND_STRING};
 use super::{WireError, CONFLUENT_HEADER_LEN, CONFLUENT_MAGIC};
 use revenue_core::catalog::FIELD_CUSTOMER_ID;
-use revenue_core::event::FieldValues;
+use revenue_core::event::{string_value, FieldValues};
 use revenue_core::expr::{Type, Val};
 use revenue_core::{Catalog, Event};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
@@ -249,16 +249,10 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        match self.ty {
-            Type::String => Ok(Some(Val::Str(Cow::Borrowed(v)))),
-            _ => Err(self.wrong()),
-        }
+        string_value(self.ty, Cow::Borrowed(v)).map(Some).ok_or_else(|| self.wrong())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        match self.ty {
-            Type::String => Ok(Some(Val::Str(Cow::Owned(v.to_string())))),
-            _ => Err(self.wrong()),
-        }
+        string_value(self.ty, Cow::Owned(v.to_string())).map(Some).ok_or_else(|| self.wrong())
     }
 }

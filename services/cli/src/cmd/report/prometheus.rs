@@ -4,28 +4,20 @@
 
 use anyhow::{bail, Context};
 use revenue_core::measure::{lift, GroupTotals};
-use revenue_replay::{kpis, use_case_roi, Measurement, StageSummary, UseCaseSummary};
+use revenue_engine::metrics::names;
 use revenue_replay::ReplaySummary;
+use revenue_replay::{kpis, use_case_roi, Measurement, StageSummary, UseCaseSummary};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(15);
 
-const SUPPRESSED: &str = "sum by (use_case, reason) (revenue_engine_policy_suppressed_total)";
-const DEFERRED: &str = "sum by (use_case) (revenue_engine_policy_deferred_total)";
-const ACTIONS: &str = "sum by (use_case, channel) (revenue_engine_actions_total)";
-const EVALUATIONS: &str = "sum by (use_case) (revenue_engine_use_case_evaluations_total)";
-const STAGES: &str = "sum by (use_case, stage) (revenue_engine_use_case_stage_changes_total)";
-const INFO: &str = "max by (use_case, version, status) (revenue_engine_usecase_info)";
-/// Attribution totals by group (`treatment`, `control`), in the order of [`set_total`].
-const ATTRIBUTION: [&str; 5] = [
-    "sum by (use_case, group) (revenue_engine_attribution_exposures_total)",
-    "sum by (use_case, group) (revenue_engine_attribution_converted_total)",
-    "sum by (use_case, group) (revenue_engine_attribution_conversions_total)",
-    "sum by (use_case, group) (revenue_engine_attribution_revenue_total)",
-    "sum by (use_case, group) (revenue_engine_attribution_revenue_squared_total)",
-];
+/// `sum by (<labels>) (<metric>)`: every query names its metric through the engine's own
+/// constants, so a renamed metric cannot leave the report silently reading zero.
+fn sum_by(labels: &str, metric: &str) -> String {
+    format!("sum by ({labels}) ({metric})")
+}
 
 /// One element of an instant vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,18 +57,21 @@ pub fn fetch(base_url: &str) -> anyhow::Result<ReplaySummary> {
     let agent = ureq::Agent::new_with_config(config);
     let ask = |q: &str| query(&agent, base, q);
     let answers = Answers {
-        suppressed: ask(SUPPRESSED)?,
-        deferred: ask(DEFERRED)?,
-        actions: ask(ACTIONS)?,
-        evaluations: ask(EVALUATIONS)?,
-        stages: ask(STAGES)?,
-        info: ask(INFO)?,
+        suppressed: ask(&sum_by("use_case, reason", names::POLICY_SUPPRESSED_TOTAL))?,
+        deferred: ask(&sum_by("use_case", names::POLICY_DEFERRED_TOTAL))?,
+        actions: ask(&sum_by("use_case, channel", names::ACTIONS_TOTAL))?,
+        evaluations: ask(&sum_by("use_case", names::USE_CASE_EVALUATIONS_TOTAL))?,
+        stages: ask(&sum_by("use_case, stage", names::USE_CASE_STAGE_CHANGES_TOTAL))?,
+        info: ask(&format!(
+            "max by (use_case, version, status) ({})",
+            names::USE_CASE_INFO
+        ))?,
         attribution: [
-            ask(ATTRIBUTION[0])?,
-            ask(ATTRIBUTION[1])?,
-            ask(ATTRIBUTION[2])?,
-            ask(ATTRIBUTION[3])?,
-            ask(ATTRIBUTION[4])?,
+            ask(&sum_by("use_case, group", names::ATTRIBUTION_EXPOSURES_TOTAL))?,
+            ask(&sum_by("use_case, group", names::ATTRIBUTION_CONVERTED_TOTAL))?,
+            ask(&sum_by("use_case, group", names::ATTRIBUTION_CONVERSIONS_TOTAL))?,
+            ask(&sum_by("use_case, group", names::ATTRIBUTION_REVENUE_TOTAL))?,
+            ask(&sum_by("use_case, group", names::ATTRIBUTION_REVENUE_SQUARED_TOTAL))?,
         ],
     };
     Ok(summarize(&answers))

@@ -1,5 +1,6 @@
 //! Revenue Engine expressions: a typed, fast subset of CEL (Common Expression
-//! Language).
+//! Language). Domain-free: names and their types come from the caller's
+//! [`Scope`], values from its [`Vars`].
 //!
 //! Source text is parsed with the real CEL grammar (the `cel` crate's parser),
 //! type-checked against a caller-supplied [`Scope`], and lowered to a tree of
@@ -60,16 +61,28 @@
 //! about 100 KiB of stack per nesting level in debug builds), and lowering and
 //! evaluation recurse on the caller's stack within that depth.
 
-mod compile;
+mod errors;
 mod eval;
+mod lower;
+mod parse;
+mod render;
+mod suggest;
 mod types;
 
 #[cfg(test)]
 mod tests;
 
+pub use errors::{EvalError, ExprError};
+pub use suggest::{closest_match, closest_match_within, MAX_SUGGESTION_DISTANCE};
 pub use types::{Type, Val, VarRef};
 
 use eval::Node;
+
+/// How deeply expressions may nest. Lowering and evaluation recurse on the
+/// tree, on the caller's stack, so this bounds their stack use. The parser
+/// bounds nesting through parentheses and `? :`, but not chains such as
+/// `a + b + c + ...`.
+const MAX_DEPTH: u32 = 100;
 
 /// Resolves identifiers at compile time.
 pub trait Scope {
@@ -177,62 +190,13 @@ impl CompiledExpr {
 /// Compiles `source` against `scope`, checking that the result is what
 /// `expect` asks for.
 pub fn compile(source: &str, scope: &dyn Scope, expect: Expect) -> Result<CompiledExpr, ExprError> {
-    compile::compile(source, scope, expect)
-}
-
-/// Why an expression did not compile.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct ExprError {
-    /// What is wrong, naming the offending sub-expression or identifier.
-    pub message: String,
-    /// How to fix it, when there is something to say.
-    pub hint: Option<String>,
-}
-
-impl ExprError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
-        ExprError {
-            message: message.into(),
-            hint: None,
-        }
-    }
-
-    pub(crate) fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
-        self
-    }
-}
-
-/// Why an evaluation failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum EvalError {
-    /// `int` arithmetic overflowed; names the operation.
-    #[error("integer overflow in {0}")]
-    Overflow(&'static str),
-    /// `int` division by zero.
-    #[error("division by zero")]
-    DivisionByZero,
-    /// `int` modulus by zero.
-    #[error("modulus by zero")]
-    ModulusByZero,
-    /// A conversion function (`int`, `double`) could not convert its argument.
-    #[error("{0}")]
-    Conversion(String),
-    /// A propensity model could not score the row.
-    #[error("model: {0}")]
-    Model(String),
-    /// An ordering comparison (`<`, `min`, ...) met a `NaN`, which CEL (as
-    /// implemented by the `cel` crate) refuses to order; names the operation.
-    #[error("NaN cannot be ordered in {0}")]
-    NotComparable(&'static str),
-    /// [`Vars::get`] returned a value of another type than the [`Scope`]
-    /// declared.
-    #[error("expected a value of type {expected}, got {got}")]
-    TypeMismatch {
-        /// The type the expression needed.
-        expected: Type,
-        /// The type of the value found.
-        got: Type,
-    },
+    let ast = parse::parse(source)?;
+    let lowered = lower::lower(&ast, scope)?;
+    lower::check_result(lowered.ty, expect)?;
+    Ok(CompiledExpr {
+        source: source.to_owned(),
+        root: lowered.root,
+        result_type: lowered.ty,
+        references: lowered.references,
+    })
 }

@@ -7,18 +7,26 @@ use prometheus::{
     TextEncoder,
 };
 
+pub mod labels;
+pub mod names;
+mod publish;
+
+use labels::*;
+pub use labels::{Family, LabelSet};
+pub(crate) use publish::Published;
+
 pub struct Metrics {
     pub registry: Registry,
-    pub events_in: IntCounterVec,
-    pub actions: IntCounterVec,
-    pub shadow_actions: IntCounterVec,
-    pub evaluations: IntCounterVec,
-    pub evaluation_errors: IntCounterVec,
-    pub retrigger_blocked: IntCounterVec,
-    pub timers_fired: IntCounterVec,
-    pub stage_changes: IntCounterVec,
+    pub events_in: Family<IntCounterVec, Topic<'static>>,
+    pub actions: Family<IntCounterVec, UseCaseChannel<'static>>,
+    pub shadow_actions: Family<IntCounterVec, UseCaseChannel<'static>>,
+    pub evaluations: Family<IntCounterVec, UseCase<'static>>,
+    pub evaluation_errors: Family<IntCounterVec, UseCase<'static>>,
+    pub retrigger_blocked: Family<IntCounterVec, UseCase<'static>>,
+    pub timers_fired: Family<IntCounterVec, UseCase<'static>>,
+    pub stage_changes: Family<IntCounterVec, UseCaseStage<'static>>,
     pub state_expired: IntCounter,
-    pub dead_letters: IntCounterVec,
+    pub dead_letters: Family<IntCounterVec, DeadLetterReason<'static>>,
     pub unknown_event_types: IntCounter,
     pub evaluation_seconds: Histogram,
     pub checkpoint_seconds: Histogram,
@@ -30,23 +38,24 @@ pub struct Metrics {
     pub restore_records: IntCounter,
     pub restore_seconds: Histogram,
     pub restore_partitions: IntGauge,
-    pub input_lag: IntGaugeVec,
-    pub usecase_reloads: IntCounterVec,
-    pub usecase_info: IntGaugeVec,
-    pub policy_suppressed: IntCounterVec,
-    pub policy_deferred: IntCounterVec,
-    pub policy_deferred_delivered: IntCounterVec,
-    pub attribution_exposures: IntCounterVec,
-    pub attribution_converted: IntCounterVec,
-    pub attribution_conversions: IntCounterVec,
-    pub attribution_revenue: CounterVec,
-    pub attribution_revenue_squared: CounterVec,
-    pub lift_rate_difference: GaugeVec,
-    pub lift_incremental_revenue: GaugeVec,
+    pub input_lag: Family<IntGaugeVec, Topic<'static>>,
+    pub use_case_reloads: Family<IntCounterVec, ReloadResult<'static>>,
+    pub use_case_info: Family<IntGaugeVec, UseCaseVersion<'static>>,
+    pub policy_suppressed: Family<IntCounterVec, UseCaseSuppression<'static>>,
+    pub policy_deferred: Family<IntCounterVec, UseCase<'static>>,
+    pub policy_deferred_delivered: Family<IntCounterVec, UseCase<'static>>,
+    pub attribution_exposures: Family<IntCounterVec, UseCaseGroup<'static>>,
+    pub attribution_converted: Family<IntCounterVec, UseCaseGroup<'static>>,
+    pub attribution_conversions: Family<IntCounterVec, UseCaseGroup<'static>>,
+    pub attribution_revenue: Family<CounterVec, UseCaseGroup<'static>>,
+    pub attribution_revenue_squared: Family<CounterVec, UseCaseGroup<'static>>,
+    pub lift_rate_difference: Family<GaugeVec, UseCaseBound<'static>>,
+    pub lift_incremental_revenue: Family<GaugeVec, UseCaseBound<'static>>,
     pub audit_records: IntCounter,
 }
 
 /// Registers `metric` (names are fixed in this file, so a failure is a programming error).
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
 fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
     registry
         .register(Box::new(metric.clone()))
@@ -54,13 +63,15 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registr
     metric
 }
 
-fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    register(
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
+fn counter_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<IntCounterVec, L> {
+    Family::new(register(
         registry,
-        IntCounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
-    )
+        IntCounterVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
+    ))
 }
 
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     register(
         registry,
@@ -68,31 +79,36 @@ fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
     )
 }
 
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
 fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
     register(registry, IntGauge::new(name, help).expect("metric definition is valid"))
 }
 
-fn gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
-    register(
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
+fn gauge_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<IntGaugeVec, L> {
+    Family::new(register(
         registry,
-        IntGaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
-    )
+        IntGaugeVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
+    ))
 }
 
-fn float_counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> CounterVec {
-    register(
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
+fn float_counter_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<CounterVec, L> {
+    Family::new(register(
         registry,
-        CounterVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
-    )
+        CounterVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
+    ))
 }
 
-fn float_gauge_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> GaugeVec {
-    register(
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
+fn float_gauge_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<GaugeVec, L> {
+    Family::new(register(
         registry,
-        GaugeVec::new(Opts::new(name, help), labels).expect("metric definition is valid"),
-    )
+        GaugeVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
+    ))
 }
 
+#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
 fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
     let opts = HistogramOpts::new(name, help).buckets(buckets);
     register(
@@ -107,71 +123,62 @@ impl Metrics {
         Metrics {
             events_in: counter_vec(
                 &r,
-                "revenue_engine_input_events_total",
+                names::INPUT_EVENTS_TOTAL,
                 "Events consumed, by input topic.",
-                &["topic"],
             ),
             actions: counter_vec(
                 &r,
-                "revenue_engine_actions_total",
+                names::ACTIONS_TOTAL,
                 "Actions produced, by use case and channel.",
-                &["use_case", "channel"],
             ),
             shadow_actions: counter_vec(
                 &r,
-                "revenue_engine_shadow_actions_total",
+                names::SHADOW_ACTIONS_TOTAL,
                 "Actions a shadow use case would have produced.",
-                &["use_case", "channel"],
             ),
             evaluations: counter_vec(
                 &r,
-                "revenue_engine_use_case_evaluations_total",
+                names::USE_CASE_EVALUATIONS_TOTAL,
                 "Use-case evaluations, by use case.",
-                &["use_case"],
             ),
             evaluation_errors: counter_vec(
                 &r,
-                "revenue_engine_use_case_errors_total",
+                names::USE_CASE_ERRORS_TOTAL,
                 "Evaluations that failed at run time (no action taken).",
-                &["use_case"],
             ),
             retrigger_blocked: counter_vec(
                 &r,
-                "revenue_engine_use_case_retrigger_blocked_total",
+                names::USE_CASE_RETRIGGER_BLOCKED_TOTAL,
                 "Matches held back by the re-trigger policy.",
-                &["use_case"],
             ),
             timers_fired: counter_vec(
                 &r,
-                "revenue_engine_use_case_timers_fired_total",
+                names::USE_CASE_TIMERS_FIRED_TOTAL,
                 "Evaluations triggered by a use case's timer coming due.",
-                &["use_case"],
             ),
             stage_changes: counter_vec(
                 &r,
-                "revenue_engine_use_case_stage_changes_total",
+                names::USE_CASE_STAGE_CHANGES_TOTAL,
                 "Funnel stages reached (lead scoring), by use case and stage.",
-                &["use_case", "stage"],
             ),
             state_expired: counter(
                 &r,
-                "revenue_engine_state_expired_customers_total",
+                names::STATE_EXPIRED_CUSTOMERS_TOTAL,
                 "Idle customers removed from the state (expire_after), with a changelog tombstone.",
             ),
             dead_letters: counter_vec(
                 &r,
-                "revenue_engine_dead_letters_total",
+                names::DEAD_LETTERS_TOTAL,
                 "Events sent to the dead-letter topic, by reason.",
-                &["reason"],
             ),
             unknown_event_types: counter(
                 &r,
-                "revenue_engine_input_unknown_event_types_total",
+                names::INPUT_UNKNOWN_EVENT_TYPES_TOTAL,
                 "Events of types the catalog does not declare (ignored).",
             ),
             evaluation_seconds: histogram(
                 &r,
-                "revenue_engine_evaluation_duration_seconds",
+                names::EVALUATION_DURATION_SECONDS,
                 "Time to update state and evaluate the use cases for one event (sampled, 1 in 64).",
                 vec![
                     0.000_000_5,
@@ -188,132 +195,119 @@ impl Metrics {
             ),
             checkpoint_seconds: histogram(
                 &r,
-                "revenue_engine_checkpoint_duration_seconds",
+                names::CHECKPOINT_DURATION_SECONDS,
                 "Time to flush actions, write state and commit offsets.",
                 vec![0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0],
             ),
             commits: counter(
                 &r,
-                "revenue_engine_checkpoints_total",
+                names::CHECKPOINTS_TOTAL,
                 "Checkpoints (actions acknowledged, state written, offsets committed).",
             ),
             partitions_assigned: gauge(
                 &r,
-                "revenue_engine_partitions_assigned",
+                names::PARTITIONS_ASSIGNED,
                 "Input partitions assigned to this instance.",
             ),
             state_bytes: gauge(
                 &r,
-                "revenue_engine_state_bytes",
+                names::STATE_BYTES,
                 "Bytes of customer state in RocksDB (SST files and memtables).",
             ),
             state_cached_customers: gauge(
                 &r,
-                "revenue_engine_state_cached_customers",
+                names::STATE_CACHED_CUSTOMERS,
                 "Customers held in the write-back cache.",
             ),
             state_corrupt_values: counter(
                 &r,
-                "revenue_engine_state_corrupt_values_total",
+                names::STATE_CORRUPT_VALUES_TOTAL,
                 "Stored states that could not be decoded and were reset.",
             ),
             restore_records: counter(
                 &r,
-                "revenue_engine_restore_records_total",
+                names::RESTORE_RECORDS_TOTAL,
                 "Changelog records applied while restoring state.",
             ),
             restore_seconds: histogram(
                 &r,
-                "revenue_engine_restore_duration_seconds",
+                names::RESTORE_DURATION_SECONDS,
                 "Time to restore one partition's state from the changelog.",
                 vec![0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0],
             ),
             restore_partitions: gauge(
                 &r,
-                "revenue_engine_restore_partitions",
+                names::RESTORE_PARTITIONS,
                 "Partitions restoring their state now.",
             ),
             input_lag: gauge_vec(
                 &r,
-                "revenue_engine_input_lag_messages",
+                names::INPUT_LAG_MESSAGES,
                 "Consumer lag over the assigned partitions, by input topic (librdkafka statistics).",
-                &["topic"],
             ),
-            usecase_reloads: counter_vec(
+            use_case_reloads: counter_vec(
                 &r,
-                "revenue_engine_usecase_reloads_total",
+                names::USE_CASE_RELOADS_TOTAL,
                 "Use-case directory changes seen, by result: applied, or refused (the old set keeps running).",
-                &["result"],
             ),
-            usecase_info: gauge_vec(
+            use_case_info: gauge_vec(
                 &r,
-                "revenue_engine_usecase_info",
+                names::USE_CASE_INFO,
                 "1 per loaded use case, with its version and status.",
-                &["use_case", "version", "status"],
             ),
             policy_suppressed: counter_vec(
                 &r,
-                "revenue_engine_policy_suppressed_total",
+                names::POLICY_SUPPRESSED_TOTAL,
                 "Decisions to act the contact policy did not emit (now), by use case and reason (consent, cap, cooldown, quiet_hours, arbitration, holdout).",
-                &["use_case", "reason"],
             ),
             policy_deferred: counter_vec(
                 &r,
-                "revenue_engine_policy_deferred_total",
+                names::POLICY_DEFERRED_TOTAL,
                 "Decisions deferred to the end of the customer's quiet hours (also counted as suppressed with reason quiet_hours).",
-                &["use_case"],
             ),
             policy_deferred_delivered: counter_vec(
                 &r,
-                "revenue_engine_policy_deferred_delivered_total",
+                names::POLICY_DEFERRED_DELIVERED_TOTAL,
                 "Deferred actions sent when the quiet hours ended.",
-                &["use_case"],
             ),
             attribution_exposures: counter_vec(
                 &r,
-                "revenue_engine_attribution_exposures_total",
+                names::ATTRIBUTION_EXPOSURES_TOTAL,
                 "Attribution windows opened by a decision to act (treatment) or to hold out (control).",
-                &["use_case", "group"],
             ),
             attribution_converted: counter_vec(
                 &r,
-                "revenue_engine_attribution_converted_total",
+                names::ATTRIBUTION_CONVERTED_TOTAL,
                 "Exposures with at least one conversion in their attribution window.",
-                &["use_case", "group"],
             ),
             attribution_conversions: counter_vec(
                 &r,
-                "revenue_engine_attribution_conversions_total",
+                names::ATTRIBUTION_CONVERSIONS_TOTAL,
                 "Conversion events attributed to a use case's exposures.",
-                &["use_case", "group"],
             ),
             attribution_revenue: float_counter_vec(
                 &r,
-                "revenue_engine_attribution_revenue_total",
+                names::ATTRIBUTION_REVENUE_TOTAL,
                 "Revenue of the conversions attributed to a use case's exposures.",
-                &["use_case", "group"],
             ),
             attribution_revenue_squared: float_counter_vec(
                 &r,
-                "revenue_engine_attribution_revenue_squared_total",
+                names::ATTRIBUTION_REVENUE_SQUARED_TOTAL,
                 "Sum over exposures of their revenue squared (for the variance of revenue per exposure).",
-                &["use_case", "group"],
             ),
             lift_rate_difference: float_gauge_vec(
                 &r,
-                "revenue_engine_lift_conversion_rate_difference_ratio",
+                names::LIFT_CONVERSION_RATE_DIFFERENCE_RATIO,
                 "Treatment minus control conversion rate with its 95 % interval (bound: estimate, lower, upper), from this instance's totals since it started; sum the attribution counters across instances for the whole picture.",
-                &["use_case", "bound"],
             ),
             lift_incremental_revenue: float_gauge_vec(
                 &r,
-                "revenue_engine_lift_incremental_revenue",
+                names::LIFT_INCREMENTAL_REVENUE,
                 "Revenue the use case added over its control group with its 95 % interval (bound: estimate, lower, upper), from this instance's totals since it started.",
-                &["use_case", "bound"],
             ),
             audit_records: counter(
                 &r,
-                "revenue_engine_audit_records_total",
+                names::AUDIT_RECORDS_TOTAL,
                 "Decision records produced to the audit topic.",
             ),
             registry: r,
@@ -322,10 +316,14 @@ impl Metrics {
 
     /// Publishes which use cases are loaded (replacing what was before).
     pub fn set_use_cases(&self, set: &revenue_core::UseCaseSet) {
-        self.usecase_info.reset();
+        self.use_case_info.reset();
         for uc in &set.use_cases {
-            self.usecase_info
-                .with_label_values(&[uc.id.as_ref(), &uc.version.to_string(), uc.status.as_str()])
+            self.use_case_info
+                .with(&UseCaseVersion {
+                    use_case: uc.id.as_ref(),
+                    version: &uc.version.to_string(),
+                    status: uc.status.as_str(),
+                })
                 .set(1);
         }
     }

@@ -1,0 +1,168 @@
+//! Timers and deferred actions coming due: evaluations and deliveries the engine itself brings
+//! about, each with an internal event whose source is the same in the engine and in replay.
+
+use super::evaluate::build_action;
+use super::govern::Verdict;
+use super::scoring::EvalVars;
+use super::{Evaluator, Source, Trigger, Turn};
+use crate::catalog::{FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
+use crate::event::{Event, FieldValues};
+use crate::policy::{Outcome, Reason};
+use crate::state::{CustomerState, Timer};
+use revenue_expr::Val;
+use smallvec::SmallVec;
+use std::borrow::Cow;
+
+/// The event type of the evaluation a timer triggers.
+pub const TIMER_EVENT_TYPE: &str = "timer";
+/// The event type (and source topic) of an action sent when quiet hours end.
+pub const DEFERRED_EVENT_TYPE: &str = "deferred";
+
+impl Evaluator {
+    pub(super) fn fire_timers(&self, turn: &mut Turn<'_>, customer_id: &str, event_time: i64, wall_clock: i64) {
+        let is_due = |t: &Timer| t.due <= if t.wall_clock { wall_clock } else { event_time };
+        // one at a time, earliest first: a firing may start another timer
+        while let Some(timer) = turn
+            .state
+            .timers
+            .iter()
+            .filter(|t| is_due(t))
+            .min_by_key(|t| (t.due, t.key))
+            .copied()
+        {
+            turn.state.cancel_timer(timer.key);
+            let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
+                uc.timer.as_ref().is_some_and(|t| t.key == timer.key) && self.mode.evaluates(uc.status)
+            });
+            // a timer of a use case no longer in the set is dropped
+            let Some((index, _)) = found else { continue };
+            turn.state.clock = turn.state.clock.max(timer.due);
+            // the same source in the engine and in replay, so action ids agree
+            let (event, source) = self.internal_event(customer_id, TIMER_EVENT_TYPE, timer.due, timer.due);
+            turn.counters.use_cases[index].timers_fired += 1;
+            let trigger = Trigger {
+                event: &event,
+                now: timer.due,
+                source,
+            };
+            if let Some(candidate) = self.evaluate(index, turn, &trigger) {
+                self.govern(smallvec::smallvec![candidate], turn, timer.due);
+            }
+        }
+        if turn.state.policy.as_ref().is_some_and(|p| !p.deferred.is_empty()) {
+            self.deliver_deferred(turn, customer_id, event_time);
+        }
+    }
+
+    /// The evaluation event of something the engine itself brings about (a timer coming due, a
+    /// deferred action sent): type `kind`, time `ts`; its source is `kind` at offset `offset` in
+    /// the engine and in replay alike, so action ids agree.
+    fn internal_event<'c>(
+        &self,
+        customer_id: &'c str,
+        kind: &'static str,
+        ts: i64,
+        offset: i64,
+    ) -> (Event<'c>, Source<'static>) {
+        let mut fields: FieldValues<'_> = SmallVec::from_elem(None, self.set.catalog.fields.len());
+        fields[FIELD_CUSTOMER_ID] = Some(Val::Str(Cow::Borrowed(customer_id)));
+        fields[FIELD_TYPE] = Some(Val::Str(Cow::Borrowed(kind)));
+        fields[FIELD_TS] = Some(Val::Int(ts));
+        let event = Event {
+            fields,
+            type_index: None,
+        };
+        let source = Source {
+            topic: kind,
+            partition: 0,
+            offset,
+        };
+        (event, source)
+    }
+
+    /// Sends the deferred actions whose quiet hours have ended, earliest first; consent is
+    /// checked again (it may have been withdrawn meanwhile).
+    fn deliver_deferred(&self, turn: &mut Turn<'_>, customer_id: &str, event_time: i64) {
+        loop {
+            let next = turn.state.policy.as_ref().and_then(|p| {
+                p.deferred
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, d)| d.due <= event_time)
+                    .min_by_key(|(_, d)| (d.due, d.use_case))
+                    .map(|(i, _)| i)
+            });
+            let Some(position) = next else { return };
+            let deferred = turn.state.policy_mut().deferred.remove(position);
+            let found = self
+                .set
+                .use_cases
+                .iter()
+                .enumerate()
+                .find(|(_, uc)| uc.key == deferred.use_case && self.mode.evaluates(uc.status));
+            // a use case (or tier) no longer in the set sends nothing
+            let Some((index, uc)) = found else { continue };
+            let Some(tier_index) = uc.tiers.iter().position(|t| t.history_key == deferred.tier) else {
+                continue;
+            };
+            let (event, source) =
+                self.internal_event(customer_id, DEFERRED_EVENT_TYPE, deferred.due, deferred.decided_at);
+            let score = deferred.score;
+            let vars = EvalVars {
+                set: &self.set,
+                state: turn.state,
+                event: &event,
+                now: deferred.due,
+                score: score.unwrap_or(0.0),
+            };
+            let built = build_action(uc, tier_index, score, &vars, source, "");
+            let channel = self.set.policy.channel_or_default(&uc.tiers[tier_index].channel);
+            let consents = turn.state.policy.as_deref().is_none_or(|p| p.consents(&channel));
+            let c = &mut turn.counters.use_cases[index];
+            let Ok(action) = built else {
+                c.errors += 1;
+                continue;
+            };
+            let outcome = if consents {
+                Outcome::Delivered
+            } else {
+                Outcome::Suppressed(Reason::Consent)
+            };
+            if let Some(reason) = outcome.reason() {
+                c.suppressed[reason as usize] += 1;
+            }
+            let tier_key = uc.tiers[tier_index].history_key;
+            self.record(
+                Verdict {
+                    uc,
+                    tier_key,
+                    action: &action,
+                    value: f64::NAN,
+                    outcome,
+                    now: deferred.due,
+                },
+                turn,
+            );
+            if consents {
+                let c = &mut turn.counters.use_cases[index];
+                c.actions_by_tier[tier_index] += 1;
+                c.deferred_delivered += 1;
+                turn.out.action(action);
+                self.start_action_timers(index, tier_index, turn.state, deferred.due);
+            }
+        }
+    }
+
+    /// Starts the timers that use cases link to this use case's (and tier's) actions.
+    pub(super) fn start_action_timers(&self, source: usize, tier: usize, state: &mut CustomerState, now: i64) {
+        for link in &self.set.action_timers {
+            if link.source != source || link.tier.is_some_and(|t| t != tier) {
+                continue;
+            }
+            let uc = &self.set.use_cases[link.timer];
+            if let (Some(timer), true) = (&uc.timer, self.mode.evaluates(uc.status)) {
+                state.set_timer(timer.started_at(now));
+            }
+        }
+    }
+}
