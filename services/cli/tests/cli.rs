@@ -1,6 +1,7 @@
 //! The command-line contract: exit codes, files written, and what users read.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 use common::{engine, text};

@@ -1,13 +1,9 @@
 //! `synthetic` → `train-recommender`: the artifact loads in the engine's core and beats the
 //! popularity baseline on the held-out split.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use revenue_core::recommend::Recommender;
 use std::path::Path;

@@ -1,13 +1,9 @@
 //! `revenue-engine report`: the HTML page from a summary file and from a (canned) Prometheus,
 //! refusal of a bad summary, and a real screenshot in headless Chromium.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use revenue_core::measure::{lift, GroupTotals, Interval};
 use revenue_replay::ReplaySummary;

@@ -1,7 +1,8 @@
 //! `revenue-engine run`: a real process against a Kafka-protocol broker (the mock cluster,
 //! started here), ready on /readyz, and a clean exit 0 on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rdkafka::mocking::MockCluster;
 use revenue_testkit::{free_port, http_get, repo, wait_exit};

@@ -2,7 +2,9 @@
 //! logistic / ONNX models, timers and state expiry — through the same `Processor` the engine
 //! and replay run.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods)]
 
 use revenue_core::codec::{decode, encode};
 use revenue_core::duration::DAY_MS;

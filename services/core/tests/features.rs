@@ -1,7 +1,9 @@
 //! Feature state: every kind, window edges, out-of-order events, the binary round trip, and
 //! property tests that the incremental state equals a recomputation from the full history.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods)]
 
 use proptest::prelude::*;
 use revenue_core::codec::{decode, encode};

@@ -1,7 +1,9 @@
 //! The committed JSON Schemas under `schemas/` are the ones the loader's types generate, and
 //! the shipped use-case files satisfy them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods)]
 
 use std::path::Path;
 

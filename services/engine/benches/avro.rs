@@ -3,13 +3,9 @@
 //! `cargo bench -p revenue-engine --bench avro`; `cargo test --benches` runs every case once, and
 //! checks that both Avro libraries write byte-identical bodies.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // a bench binary: it reports on stdout and stops on a broken setup
+// A bench binary: it reports on stdout and stops on a broken setup
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use apache_avro::types::Value;
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -2,13 +2,9 @@
 //! process. RocksDB is real RocksDB in a temporary directory. Also: timers fire once, at their due
 //! time, across a restart and a move to an empty disk; idle customers expire with a tombstone.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, Producer};

@@ -3,7 +3,8 @@
 //! second input topic, holdout groups equal to `replay`'s and stable across restarts, decision
 //! records on the audit topic, `GET /customers/{id}`, and the policy and attribution metrics.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rdkafka::mocking::MockCluster;
 use revenue_core::policy::in_control;

@@ -1,6 +1,7 @@
 //! The per-partition RocksDB store with its write-back cache, on real RocksDB on disk.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use revenue_core::{decode_json, UseCaseSet};
 use revenue_engine::store::PartitionStore;

@@ -1,14 +1,9 @@
 //! Cost of one rule evaluation: Revenue Engine's compiled CEL vs. the `cel` crate's interpreter
 //! (root context reused, variables set per event). `cargo bench -p revenue-expr --bench expr`.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr,
-    clippy::disallowed_methods
-)] // a bench binary: it reports on stdout and stops on a broken setup
+// A bench binary: it reports on stdout and stops on a broken setup
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
 
 use revenue_expr::{compile, Expect, Scope, Type, Val, VarRef, Vars};
 use std::hint::black_box;

@@ -4,7 +4,9 @@
 //! catalog's (Levenshtein, within 3 edits, alphabetically first of equally
 //! close candidates).
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::disallowed_methods)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods)]
 
 use proptest::prelude::*;
 use revenue_expr::{closest_match, closest_match_within, MAX_SUGGESTION_DISTANCE};

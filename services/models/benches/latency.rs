@@ -2,14 +2,9 @@
 //! `cargo bench -p revenue-models --bench latency` (run `scripts/make-test-models.py` first if
 //! `testdata/` is missing); `cargo test --benches` runs every case once as a check.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr,
-    clippy::disallowed_methods
-)] // a bench binary: it reports on stdout and stops on a broken setup
+// A bench binary: it reports on stdout and stops on a broken setup
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use revenue_models::{Backend, Model, OutputSpec};

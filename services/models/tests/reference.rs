@@ -1,14 +1,9 @@
 //! Every model in `testdata/` (written by `scripts/make-test-models.py`) against the exporting
 //! library's own predictions, plus the load-time refusals.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::disallowed_methods,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::disallowed_methods, clippy::print_stdout, clippy::print_stderr)]
 
 use revenue_models::{Backend, Model, ModelError, OutputSpec};
 use serde::Deserialize;

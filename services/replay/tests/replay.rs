@@ -1,7 +1,8 @@
 //! `replay` over recorded events: the benchmark's exact expected counts, malformed lines, and
 //! the shipped reference use cases.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use revenue_core::Mode;
 use revenue_replay::{replay, ReplayOptions};

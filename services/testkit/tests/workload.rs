@@ -1,7 +1,9 @@
 //! The committed benchmark workload is what `../shared/bench/gen_events.py` writes: tests read
 //! the committed copy (no Python at test time), this test keeps the copy honest.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stderr)]
 
 use revenue_testkit::{bench_bytes, repo};
 use std::process::Command;

@@ -1,13 +1,9 @@
 //! Replay throughput on the standard workload (1M events, 100k customers), single thread.
 //! `cargo bench -p revenue-tools --bench replay` (set REPLAY_EVENTS=<file> to reuse a dump).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // a bench binary: it reports on stdout and stops on a broken setup
+// A bench binary: it reports on stdout and stops on a broken setup
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use revenue_core::Mode;
 use revenue_replay::{replay, ReplayOptions};

@@ -2,13 +2,9 @@
 //! treated customers; replay (the engine's evaluation) must measure it within its interval, and
 //! an uplift of zero must not be reported as significant.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::print_stdout,
-    clippy::print_stderr
-)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use revenue_core::{SourceFile, UseCaseSet};
 use revenue_replay::{replay, ReplayOptions, ReplaySummary};

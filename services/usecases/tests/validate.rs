@@ -1,6 +1,7 @@
 //! `validate` on a directory with planted mistakes lists each one with its place.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed expectation is a failed test
+// Test code: a failed expectation is a failed test
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use revenue_testkit::{repo, usecases};
 use revenue_usecases::{load_dir, LoadError};
