@@ -94,11 +94,15 @@ fn check_required(fields: &FieldValues<'_>) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// A string read for a field the catalog declares `ty`: its value for a string field, none for
-/// a field of another type (the caller reports the mismatch). Both wire formats read strings
-/// through this (JSON here, Avro in the engine).
-pub fn string_value(ty: Type, text: Cow<'_, str>) -> Option<Val<'_>> {
-    (ty == Type::String).then_some(Val::Str(text))
+/// A string read for a field the catalog declares `ty`: its value for a string field, the
+/// caller's `wrong` error for a field of another type. Both wire formats read strings through
+/// this (JSON here, Avro in the engine).
+pub fn string_value<'a, E>(ty: Type, text: Cow<'a, str>, wrong: impl FnOnce() -> E) -> Result<Option<Val<'a>>, E> {
+    if ty == Type::String {
+        Ok(Some(Val::Str(text)))
+    } else {
+        Err(wrong())
+    }
 }
 
 /// Decodes one JSON object. Unknown keys are skipped; `customer_id`, when given, replaces the
@@ -271,15 +275,11 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        string_value(self.ty, Cow::Borrowed(v))
-            .map(Some)
-            .ok_or_else(|| self.wrong())
+        string_value(self.ty, Cow::Borrowed(v), || self.wrong())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        string_value(self.ty, Cow::Owned(v.to_string()))
-            .map(Some)
-            .ok_or_else(|| self.wrong())
+        string_value(self.ty, Cow::Owned(v.to_string()), || self.wrong())
     }
 
     fn visit_seq<A: de::SeqAccess<'de>>(self, _seq: A) -> Result<Self::Value, A::Error> {

@@ -25,13 +25,7 @@ impl Evaluator {
         uc_counters.evaluations += 1;
         let scratch = &mut *turn.scratch;
         scratch.recommended_fresh = false;
-        let vars = EvalVars {
-            set: &self.set,
-            state: turn.state,
-            event: trigger.event,
-            now: trigger.now,
-            score: 0.0,
-        };
+        let vars = EvalVars::unscored(&self.set, turn.state, trigger);
         let mut score = None;
         let mut acted = None;
         match decide(uc, &vars, turn.state, &mut score, scratch) {
@@ -68,13 +62,7 @@ impl Evaluator {
             Err(_) => uc_counters.errors += 1,
         }
         if let Some(funnel) = &uc.funnel {
-            let vars = EvalVars {
-                set: &self.set,
-                state: turn.state,
-                event: trigger.event,
-                now: trigger.now,
-                score: 0.0,
-            };
+            let vars = EvalVars::unscored(&self.set, turn.state, trigger);
             match score_once(uc, &vars, &mut score, scratch) {
                 Ok(s) => self.advance_funnel(index, funnel, s, turn, trigger),
                 Err(_) => turn.counters.use_cases[index].errors += 1,

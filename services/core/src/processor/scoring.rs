@@ -1,6 +1,7 @@
 //! The use case's score: an expression, a linear or logistic model, an ONNX model or the
 //! recommender's best product; computed at most once per evaluation, into reused buffers.
 
+use super::Trigger;
 use crate::algo::{self, RecommenderUse, Scorer};
 use crate::catalog::{split_var, NS_EVENT, NS_FEATURE};
 use crate::event::Event;
@@ -26,6 +27,19 @@ pub(super) struct EvalVars<'x, 'a> {
     pub(super) event: &'x Event<'a>,
     pub(super) now: i64,
     pub(super) score: f64,
+}
+
+impl<'x, 'a> EvalVars<'x, 'a> {
+    /// The variables of an evaluation before any score is known.
+    pub(super) fn unscored(set: &'x UseCaseSet, state: &'x CustomerState, trigger: &Trigger<'x, 'a>) -> Self {
+        EvalVars {
+            set,
+            state,
+            event: trigger.event,
+            now: trigger.now,
+            score: 0.0,
+        }
+    }
 }
 
 impl Vars for EvalVars<'_, '_> {

@@ -54,67 +54,43 @@ pub struct Metrics {
     pub audit_records: IntCounter,
 }
 
-/// Registers `metric` (names are fixed in this file, so a failure is a programming error).
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+/// Registers a metric as defined. Names and label sets are constants of this crate, so a
+/// failure is a defect (the unit tests build every metric), never something input can cause.
+#[allow(clippy::expect_used)] // startup only, on constants: see above
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: prometheus::Result<M>) -> M {
+    let metric = metric.expect("metric definition is valid");
     registry
         .register(Box::new(metric.clone()))
         .expect("metric names are unique");
     metric
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn counter_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<IntCounterVec, L> {
-    Family::new(register(
-        registry,
-        IntCounterVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
-    ))
+fn counter_vec<L: LabelSet>(r: &Registry, name: &str, help: &str) -> Family<IntCounterVec, L> {
+    Family::new(register(r, IntCounterVec::new(Opts::new(name, help), L::NAMES)))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn counter(registry: &Registry, name: &str, help: &str) -> IntCounter {
-    register(
-        registry,
-        IntCounter::new(name, help).expect("metric definition is valid"),
-    )
+fn gauge_vec<L: LabelSet>(r: &Registry, name: &str, help: &str) -> Family<IntGaugeVec, L> {
+    Family::new(register(r, IntGaugeVec::new(Opts::new(name, help), L::NAMES)))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn gauge(registry: &Registry, name: &str, help: &str) -> IntGauge {
-    register(registry, IntGauge::new(name, help).expect("metric definition is valid"))
+fn float_counter_vec<L: LabelSet>(r: &Registry, name: &str, help: &str) -> Family<CounterVec, L> {
+    Family::new(register(r, CounterVec::new(Opts::new(name, help), L::NAMES)))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn gauge_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<IntGaugeVec, L> {
-    Family::new(register(
-        registry,
-        IntGaugeVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
-    ))
+fn float_gauge_vec<L: LabelSet>(r: &Registry, name: &str, help: &str) -> Family<GaugeVec, L> {
+    Family::new(register(r, GaugeVec::new(Opts::new(name, help), L::NAMES)))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn float_counter_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<CounterVec, L> {
-    Family::new(register(
-        registry,
-        CounterVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
-    ))
+fn counter(r: &Registry, name: &str, help: &str) -> IntCounter {
+    register(r, IntCounter::new(name, help))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn float_gauge_vec<L: LabelSet>(registry: &Registry, name: &str, help: &str) -> Family<GaugeVec, L> {
-    Family::new(register(
-        registry,
-        GaugeVec::new(Opts::new(name, help), L::NAMES).expect("metric definition is valid"),
-    ))
+fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
+    register(r, IntGauge::new(name, help))
 }
 
-#[allow(clippy::expect_used)] // startup, on constant names: only a defect can fail here, and the tests would
-fn histogram(registry: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
-    let opts = HistogramOpts::new(name, help).buckets(buckets);
-    register(
-        registry,
-        Histogram::with_opts(opts).expect("metric definition is valid"),
-    )
+fn histogram(r: &Registry, name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    register(r, Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)))
 }
 
 impl Metrics {

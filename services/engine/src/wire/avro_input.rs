@@ -249,14 +249,10 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-        string_value(self.ty, Cow::Borrowed(v))
-            .map(Some)
-            .ok_or_else(|| self.wrong())
+        string_value(self.ty, Cow::Borrowed(v), || self.wrong())
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-        string_value(self.ty, Cow::Owned(v.to_string()))
-            .map(Some)
-            .ok_or_else(|| self.wrong())
+        string_value(self.ty, Cow::Owned(v.to_string()), || self.wrong())
     }
 }
