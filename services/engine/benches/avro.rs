@@ -10,7 +10,6 @@
 use apache_avro::types::Value;
 use criterion::{criterion_group, criterion_main, Criterion};
 use revenue_core::expr::Val;
-use revenue_core::spec::Status;
 use revenue_core::Action;
 use revenue_engine::wire::{
     ActionEncoder, AvroAction, InputDecoder, InputFormat, OutputFormat, SchemaResolver, SchemaSource, ACTION_SCHEMA,
@@ -19,32 +18,16 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
 fn action() -> Action {
-    Action {
-        action_id: "5f0c6f2bd0b14c7a9d3e8a61b2c4d7e9".into(),
-        use_case_id: "lead-scoring-mql".into(),
-        use_case_version: 3,
-        status: Status::Live,
-        tier: "mql".into(),
-        action_type: "crm_task".into(),
-        channel: "crm".into(),
-        topic: "actions.crm".into(),
-        customer_id: "c-0012345".into(),
-        event_type: "page_view".into(),
-        event_ts: 1_717_171_717_000,
-        score: Some(57.0),
-        payload: vec![
-            (Arc::from("stage"), Val::Str(Cow::Borrowed("MQL"))),
-            (Arc::from("lead_score"), Val::Double(57.0)),
-            (Arc::from("industry"), Val::Str(Cow::Owned("retail".into()))),
+    revenue_testkit::sample_action(
+        Some(57.0),
+        vec![
+            ("stage", Val::Str(Cow::Borrowed("MQL"))),
+            ("lead_score", Val::Double(57.0)),
+            ("industry", Val::Str(Cow::Owned("retail".into()))),
         ],
-        recommendations: Vec::new(),
-        source_topic: "events.behavioural".into(),
-        source_partition: 7,
-        source_offset: 1_234_567,
-    }
+    )
 }
 
 /// The action as an `apache_avro` value (payload in a `HashMap`, so entry order is the map's).

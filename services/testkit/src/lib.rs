@@ -432,3 +432,30 @@ pub fn wait_exit(child: &mut std::process::Child, timeout: Duration) -> Option<s
     }
     None
 }
+
+/// An action as the processor builds it, for wire-format tests and benches: a live CRM task
+/// of use case `lead-scoring-mql` v3 for customer `c-42`, with `score` and `payload`.
+pub fn sample_action(
+    score: Option<f64>,
+    payload: Vec<(&str, revenue_core::expr::Val<'static>)>,
+) -> revenue_core::Action {
+    revenue_core::Action {
+        action_id: "0123456789abcdef0123456789abcdef".into(),
+        use_case_id: "lead-scoring-mql".into(),
+        use_case_version: 3,
+        status: revenue_core::spec::Status::Live,
+        tier: "mql".into(),
+        action_type: "crm_task".into(),
+        channel: "crm".into(),
+        topic: "actions.crm".into(),
+        customer_id: "c-42".into(),
+        event_type: "page_view".into(),
+        event_ts: 1_717_171_717_000,
+        score,
+        payload: payload.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
+        recommendations: Vec::new(),
+        source_topic: "events.behavioural".into(),
+        source_partition: 11,
+        source_offset: 123_456_789_012,
+    }
+}

@@ -2,7 +2,6 @@ use super::*;
 use apache_avro::types::Value;
 use apache_avro::Schema;
 use revenue_core::expr::Val;
-use revenue_core::spec::Status;
 use revenue_core::{Action, UseCaseSet};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -727,25 +726,7 @@ fn an_unreachable_registry_is_transient() {
 }
 
 fn action(score: Option<f64>, payload: Vec<(&str, Val<'static>)>) -> Action {
-    Action {
-        action_id: "0123456789abcdef0123456789abcdef".into(),
-        use_case_id: "lead-scoring-mql".into(),
-        use_case_version: 3,
-        status: Status::Live,
-        tier: "mql".into(),
-        action_type: "crm_task".into(),
-        channel: "crm".into(),
-        topic: "actions.crm".into(),
-        customer_id: "c-42".into(),
-        event_type: "page_view".into(),
-        event_ts: 1_717_171_717_000,
-        score,
-        payload: payload.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
-        recommendations: Vec::new(),
-        source_topic: "events.behavioural".into(),
-        source_partition: 11,
-        source_offset: 123_456_789_012,
-    }
+    revenue_testkit::sample_action(score, payload)
 }
 
 fn sample_actions() -> Vec<Action> {
