@@ -278,17 +278,26 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         .send(BaseRecord::<(), str>::to(INPUT).payload(orphan))
         .map_err(|(e, _)| e)
         .expect("send");
+    // a tombstone (a key and no value at all): dead-lettered untouched, still without a value
+    producer
+        .send(BaseRecord::<str, ()>::to(INPUT).key(key))
+        .map_err(|(e, _)| e)
+        .expect("send");
     producer.flush(Duration::from_secs(10)).expect("flush");
 
-    let expected_in = lines.len() as u64 + 2 + 2 + 1;
+    let expected_in = lines.len() as u64 + 2 + 2 + 1 + 1;
     wait_for("all events consumed", Duration::from_secs(60), || {
         engine.status.events_in.load(std::sync::atomic::Ordering::Relaxed) >= expected_in
     });
     engine.stop();
     let report = engine.join().expect("engine stops cleanly");
 
-    let dead = read_all(&bootstrap, &[DEAD_LETTERS], bad.len() + 2);
-    assert_eq!(dead.len(), bad.len() + 2);
+    let dead = read_all(&bootstrap, &[DEAD_LETTERS], bad.len() + 3);
+    assert_eq!(dead.len(), bad.len() + 3);
+    let tombstones: Vec<_> = dead.iter().filter(|d| d.tombstone).collect();
+    assert_eq!(tombstones.len(), 1, "the tombstone's dead letter has no value either");
+    assert_eq!(tombstones[0].key.as_deref(), Some(key.as_bytes()));
+    assert!(!tombstones[0].headers["reason"].is_empty());
     let mismatch = dead
         .iter()
         .find(|d| d.payload == mismatched)
@@ -302,7 +311,7 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
     for (reason, payload) in &bad {
         let letter = dead
             .iter()
-            .find(|d| d.payload == payload.as_bytes())
+            .find(|d| !d.tombstone && d.payload == payload.as_bytes())
             .unwrap_or_else(|| panic!("{reason} not dead-lettered"));
         assert_eq!(letter.headers["reason"], *reason, "{payload}");
         assert_eq!(letter.headers["source_topic"], INPUT);
@@ -316,7 +325,7 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         .find(|d| d.payload == orphan.as_bytes())
         .expect("orphan dead-lettered");
     assert_eq!(orphan_letter.headers["reason"], "missing_customer_id");
-    assert_eq!(report.dead_letters.values().sum::<u64>(), bad.len() as u64 + 2);
+    assert_eq!(report.dead_letters.values().sum::<u64>(), bad.len() as u64 + 3);
 
     // the good events behind the bad ones, JSON and Avro, were processed: the third page view
     // after a click triggers the warm-up

@@ -110,7 +110,10 @@ pub fn produce_lines(bootstrap: &str, lines: &[String]) {
 }
 
 pub struct Received {
+    /// The value (empty for a tombstone; see `tombstone`).
     pub payload: Vec<u8>,
+    /// The message had no value at all (a tombstone), not an empty one.
+    pub tombstone: bool,
     pub key: Option<Vec<u8>>,
     pub headers: BTreeMap<String, String>,
 }
@@ -154,6 +157,7 @@ pub fn read_all(bootstrap: &str, topics: &[&str], expected: usize) -> Vec<Receiv
                 }
                 out.push(Received {
                     payload: m.payload().unwrap_or_default().to_vec(),
+                    tombstone: m.payload().is_none(),
                     key: m.key().map(<[u8]>::to_vec),
                     headers,
                 });

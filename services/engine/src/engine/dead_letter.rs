@@ -40,9 +40,12 @@ impl Worker {
                 key: "source_offset",
                 value: Some(&offset),
             });
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.config.kafka.dead_letter_topic)
-            .payload(message.payload().unwrap_or_default())
-            .headers(headers);
+        let mut record: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(&self.config.kafka.dead_letter_topic).headers(headers);
+        // untouched: a tombstone (no value at all) stays a tombstone, not an empty value
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
         if let Some(key) = message.key() {
             record = record.key(key);
         }
