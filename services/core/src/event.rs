@@ -65,6 +65,8 @@ pub enum DecodeError {
     MissingTimestamp,
     #[error("field `{field}` should be {expected}")]
     WrongFieldType { field: String, expected: Type },
+    #[error("`ts` {ts} is outside the accepted range 0..={latest} (epoch milliseconds: not before 1970, not further ahead of the clock than the allowed future skew)")]
+    TimestampOutOfRange { ts: i64, latest: i64 },
 }
 
 impl DecodeError {
@@ -75,7 +77,19 @@ impl DecodeError {
             DecodeError::MissingType => "missing_type",
             DecodeError::MissingTimestamp => "missing_timestamp",
             DecodeError::WrongFieldType { .. } => "wrong_field_type",
+            DecodeError::TimestampOutOfRange { .. } => "timestamp_out_of_range",
         }
+    }
+}
+
+/// An event time is accepted from the epoch up to `latest` (the reader's clock plus the allowed
+/// future skew). Anything else is a lie no clock should follow: one event at the end of time
+/// would move its partition's event-time clock there and expire every customer.
+pub fn check_timestamp(ts: i64, latest: i64) -> Result<(), DecodeError> {
+    if (0..=latest).contains(&ts) {
+        Ok(())
+    } else {
+        Err(DecodeError::TimestampOutOfRange { ts, latest })
     }
 }
 

@@ -244,6 +244,15 @@ fn bad_events_go_to_the_dead_letter_topic_and_the_partition_goes_on() {
         // Confluent framing, schema id 1 (configured), a body that is not that record
         ("undecodable", "\u{0}\u{0}\u{0}\u{0}\u{1}garbage".to_string()),
         ("unknown_schema_id", "\u{0}\u{0}\u{0}\u{3}\u{e7}\u{2}abc".to_string()),
+        // a valid event at the end of time, and one before 1970: neither may move the clock
+        (
+            "timestamp_out_of_range",
+            r#"{"customer_id":"c-dlq","type":"page_view","ts":9223372036854775807}"#.to_string(),
+        ),
+        (
+            "timestamp_out_of_range",
+            r#"{"customer_id":"c-dlq","type":"page_view","ts":-5}"#.to_string(),
+        ),
     ];
     // the second page view comes as Avro (Confluent framing, schema id 1): both formats mix
     let avro_view = avro_event(1, "schemas/avro/behavioural-event.avsc", key, "page_view", 2, None);

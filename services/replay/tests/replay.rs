@@ -93,9 +93,11 @@ not json at all
 {"customer_id":"c1","type":"email_click","ts":5,"amount":0.0,"product":"p1"}
 {"customer_id":"c1","type":"unknown_kind","ts":6}
 {"customer_id":"c1","type":"page_view","ts":7,"amount":0.0,"product":"p1"}
+{"customer_id":"c1","type":"page_view","ts":9223372036854775807,"amount":0.0,"product":"p1"}
+{"customer_id":"c1","type":"page_view","ts":-5,"amount":0.0,"product":"p1"}
 "#;
     let (summary, actions) = run("benchmark", input, Mode::Engine);
-    assert_eq!(summary.malformed, 4);
+    assert_eq!(summary.malformed, 6);
     let lines: Vec<(u64, &str)> = summary
         .malformed_lines
         .iter()
@@ -107,7 +109,9 @@ not json at all
             (2, "invalid_json"),
             (3, "wrong_field_type"),
             (4, "missing_customer_id"),
-            (6, "missing_timestamp")
+            (6, "missing_timestamp"),
+            (11, "timestamp_out_of_range"),
+            (12, "timestamp_out_of_range")
         ]
     );
     assert!(

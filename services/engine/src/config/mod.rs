@@ -104,6 +104,9 @@ pub struct InputConfig {
     /// Schema Registry base URL; when unset, `schemas` maps schema ids to local `.avsc` files.
     pub schema_registry_url: Option<String>,
     pub schemas: BTreeMap<u32, PathBuf>,
+    /// How far ahead of the wall clock an event's `ts` may be; later (or before 1970) it is
+    /// dead-lettered with reason `timestamp_out_of_range`.
+    pub max_future_skew_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -253,6 +256,7 @@ impl Default for InputConfig {
             format: InputFormat::Auto,
             schema_registry_url: None,
             schemas: BTreeMap::new(),
+            max_future_skew_ms: 86_400_000,
         }
     }
 }

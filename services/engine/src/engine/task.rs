@@ -3,9 +3,12 @@
 
 use super::worker::Worker;
 use crate::config::CustomerIdSource;
+use crate::status::now_ms;
 use crate::store::PartitionStore;
+use crate::wire::WireError;
 use rdkafka::message::BorrowedMessage;
 use rdkafka::Message;
+use revenue_core::event::check_timestamp;
 use revenue_core::Source;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -79,7 +82,12 @@ impl Worker {
             position.events += 1;
             position.next_offset = Some(offset + 1);
         }
-        let event = match self.decoder.decode(&self.set.catalog, payload, key) {
+        let latest = now_ms().saturating_add(i64::try_from(self.config.input.max_future_skew_ms).unwrap_or(i64::MAX));
+        let event = match self.decoder.decode(&self.set.catalog, payload, key).and_then(|event| {
+            check_timestamp(event.ts(), latest)
+                .map(|()| event)
+                .map_err(WireError::Decode)
+        }) {
             Ok(event) => event,
             Err(err) if err.is_transient() => {
                 // the schema registry is unreachable: the event is not bad, so it must not be
