@@ -82,6 +82,9 @@ impl DecodeError {
     }
 }
 
+/// The last millisecond of year 9999: no event time after it is a date at all.
+pub const LAST_DATE_MS: i64 = 253_402_300_799_999;
+
 /// An event time is accepted from the epoch up to `latest` (the reader's clock plus the allowed
 /// future skew). Anything else is a lie no clock should follow: one event at the end of time
 /// would move its partition's event-time clock there and expire every customer.

@@ -1,7 +1,7 @@
 //! Replays a JSON-lines event file through the same [`Processor`] the live engine uses.
 
 use compact_str::CompactString;
-use revenue_core::event::check_timestamp;
+use revenue_core::event::{check_timestamp, LAST_DATE_MS};
 use revenue_core::measure::{lift, roi, GroupTotals, Lift};
 use revenue_core::policy::{Policy, Reason};
 use revenue_core::processor::Counters;
@@ -24,10 +24,11 @@ pub struct ReplayOptions {
     pub source_name: String,
     /// How many malformed lines are kept with their line number for the report.
     pub keep_malformed: usize,
-    /// How far ahead of the wall clock (at the start of the replay) an event's `ts` may be;
-    /// later, or before 1970, the line is malformed (`timestamp_out_of_range`), as the engine
-    /// dead-letters it (`input.max_future_skew_ms`).
-    pub max_future_skew_ms: i64,
+    /// The latest event time a line may carry; later, or before 1970, the line is malformed
+    /// (`timestamp_out_of_range`). Default: the end of year 9999, since a back-test may
+    /// replay planned or synthetic events from the future (the live engine bounds `ts` by its
+    /// wall clock instead, `input.max_future_skew_ms`).
+    pub latest_event_time: i64,
 }
 
 impl Default for ReplayOptions {
@@ -36,7 +37,7 @@ impl Default for ReplayOptions {
             mode: Mode::BackTest,
             source_name: "replay".into(),
             keep_malformed: 100,
-            max_future_skew_ms: 86_400_000,
+            latest_event_time: LAST_DATE_MS,
         }
     }
 }
@@ -193,11 +194,7 @@ pub fn replay_with_decisions(
     mut progress: impl FnMut(u64),
 ) -> std::io::Result<ReplaySummary> {
     let started = Instant::now();
-    // events may not claim to come from further ahead than the skew (nor from before 1970)
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-    let latest = now_ms.saturating_add(options.max_future_skew_ms);
+    let latest = options.latest_event_time;
     let mut processor = Processor::new(set.clone(), options.mode);
     if decisions.is_some() {
         processor = processor.with_decision_records(1.0);
