@@ -41,7 +41,7 @@ pub fn usecases(name: &str) -> PathBuf {
 
 /// The benchmark workload (`../shared/bench/gen_events.py`, seed 42) as committed under
 /// `services/testkit/data/` (gzip), so tests need neither Python nor `shared/`. Committed sizes:
-/// 20,000 events over 2,000 customers and 5,000 over 500 (`workload_matches_the_generator`
+/// 20,000 events over 2,000 customers and 5,000 over 500 (`committed_workload_equals_the_generators_output`
 /// checks them against the generator where it is available).
 pub fn bench_bytes(events: u32, customers: u32) -> Vec<u8> {
     let path = workload_file(events, customers);

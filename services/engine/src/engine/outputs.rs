@@ -83,6 +83,10 @@ impl Outputs {
     /// checkpoint as a failed action does; in exactly-once mode they belong to the open
     /// transaction.
     pub(super) fn send_decisions(&mut self) {
+        // most events decide nothing worth a record: no topic handle is taken for them
+        if self.decisions.is_empty() {
+            return;
+        }
         let Some(topic) = self.audit_topic.clone() else {
             return;
         };

@@ -47,6 +47,16 @@ pub(super) fn next_offsets(inputs: &[InputPosition]) -> Vec<(&str, i64)> {
         .collect()
 }
 
+/// The latest event time accepted: the wall clock plus the allowed future skew. The clock is read
+/// again only when an event claims a later time than the last bound, so events that arrive in
+/// real time read no clock at all; the decision is the same as with a fresh reading.
+fn latest_accepted(bound: &mut i64, ts: i64, skew_ms: u64) -> i64 {
+    if ts > *bound {
+        *bound = now_ms().saturating_add(i64::try_from(skew_ms).unwrap_or(i64::MAX));
+    }
+    *bound
+}
+
 impl Worker {
     pub(super) fn handle(&mut self, message: &BorrowedMessage<'_>) {
         let topic = message.topic();
@@ -82,9 +92,10 @@ impl Worker {
             position.events += 1;
             position.next_offset = Some(offset + 1);
         }
-        let latest = now_ms().saturating_add(i64::try_from(self.config.input.max_future_skew_ms).unwrap_or(i64::MAX));
+        let skew_ms = self.config.input.max_future_skew_ms;
+        let bound = &mut self.latest_event_time;
         let event = match self.decoder.decode(&self.set.catalog, payload, key).and_then(|event| {
-            check_timestamp(event.ts(), latest)
+            check_timestamp(event.ts(), latest_accepted(bound, event.ts(), skew_ms))
                 .map(|()| event)
                 .map_err(WireError::Decode)
         }) {

@@ -45,6 +45,8 @@ pub(super) struct Worker {
     pub(super) status: Arc<Status>,
     /// Counts events, so one in 64 has its evaluation timed.
     pub(super) sample: u32,
+    /// The latest event time accepted so far (see `task::latest_accepted`).
+    pub(super) latest_event_time: i64,
     /// An error that must stop the engine, raised where it cannot be returned (a callback).
     pub(super) fatal: Option<EngineError>,
 }
@@ -97,6 +99,7 @@ impl Worker {
             metrics,
             status,
             sample: 0,
+            latest_event_time: 0,
             fatal: None,
         }
     }
