@@ -526,6 +526,15 @@ impl PartitionStore {
         self.dirty = 0;
     }
 
+    /// Customers stored on disk, as RocksDB estimates them (recent deletes may still count).
+    pub fn estimated_customers(&self) -> u64 {
+        self.db
+            .property_int_value("rocksdb.estimate-num-keys")
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+
     /// Bytes of state on disk (SST files) plus memtables.
     pub fn approximate_bytes(&self) -> u64 {
         let sst = self

@@ -8,10 +8,9 @@
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, Producer};
-use revenue_engine::config::{CustomerIdSource, EngineConfig, Guarantee};
+use revenue_engine::config::{EngineConfig, Guarantee};
 use revenue_engine::http::HttpServer;
 use revenue_engine::metrics::labels::{ReloadResult, UseCaseChannel};
-use revenue_engine::wire::{ActionEncoder, OutputFormat};
 use revenue_engine::{start, EngineHandle, Metrics, Status};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,6 +22,9 @@ use revenue_testkit::{
     aborted_messages_hidden, bench_lines, decode_action, http_get, murmur2_partition, offline_run, produce_keyed,
     produce_lines, producer, read_all, repo, wait_for, Tansu, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS,
 };
+mod common;
+use common::{benchmark_cluster, config, decode_actions, launch, line};
+
 const GROUPS: [&str; 9] = [
     "bench",
     "dlq",
@@ -36,62 +38,7 @@ const GROUPS: [&str; 9] = [
 ];
 
 fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
-    let cluster = MockCluster::new(1).expect("mock cluster starts");
-    cluster.create_topic(INPUT, PARTITIONS, 1).expect("input topic");
-    for topic in ACTION_TOPICS.iter().chain([&DEAD_LETTERS]) {
-        cluster.create_topic(topic, 4, 1).expect("topic");
-    }
-    // the mock cluster has no admin API: changelogs of the groups the tests use are made here
-    for group in GROUPS {
-        cluster
-            .create_topic(&format!("{group}.state-changelog"), PARTITIONS, 1)
-            .expect("changelog");
-    }
-    cluster
-}
-
-fn config(bootstrap: &str, state: &Path, group: &str) -> EngineConfig {
-    let mut config = EngineConfig::default();
-    config.kafka.bootstrap_servers = bootstrap.to_string();
-    config.kafka.group_id = group.to_string();
-    config.kafka.input_topics = vec![INPUT.to_string()];
-    config.kafka.dead_letter_topic = DEAD_LETTERS.to_string();
-    config.kafka.customer_id = CustomerIdSource::Key;
-    config
-        .kafka
-        .properties
-        .insert("session.timeout.ms".into(), "6000".into());
-    config
-        .kafka
-        .properties
-        .insert("heartbeat.interval.ms".into(), "500".into());
-    config.state.dir = state.to_path_buf();
-    config.state.commit_interval_ms = 200;
-    config.use_cases.dir = repo().join("usecases/benchmark");
-    config.http.listen = String::new();
-    config
-}
-
-fn launch(config: EngineConfig) -> EngineHandle {
-    let set = Arc::new(revenue_usecases::load_dir(&config.use_cases.dir).expect("use cases load"));
-    start(config, set, Arc::new(Metrics::new()), Arc::new(Status::default())).expect("engine starts")
-}
-
-fn decode_actions(received: &[revenue_testkit::Received]) -> Vec<serde_json::Value> {
-    let encoder = ActionEncoder::new(OutputFormat::Avro, 3);
-    received
-        .iter()
-        .map(|r| {
-            let value = encoder
-                .decode_avro(&r.payload)
-                .expect("every action decodes with schemas/avro/action.avsc");
-            avro_to_json(value)
-        })
-        .collect()
-}
-
-fn avro_to_json(value: apache_avro::types::Value) -> serde_json::Value {
-    serde_json::Value::try_from(value).expect("Avro value converts to JSON")
+    benchmark_cluster(&GROUPS)
 }
 
 #[test]
@@ -207,10 +154,6 @@ fn assert_benchmark_actions_once(bootstrap: &str, context: &str) {
     );
     let ids: HashSet<&str> = actions.iter().filter_map(|a| a["action_id"].as_str()).collect();
     assert_eq!(ids.len(), 1_982, "{context}: no action repeated");
-}
-
-fn line(customer: &str, kind: &str, ts: i64) -> String {
-    format!(r#"{{"customer_id":"{customer}","type":"{kind}","ts":{ts},"amount":0.0,"product":"p1"}}"#)
 }
 
 #[test]

@@ -111,6 +111,13 @@ impl EngineConfig {
                 "set state.changelog: true, or kafka.guarantee: at_least_once",
             ));
         }
+        if !(self.state.mass_expiry_share > 0.0 && self.state.mass_expiry_share <= 1.0) {
+            return Err(invalid(
+                "state.mass_expiry_share",
+                "must be above 0 and at most 1",
+                "e.g. 0.5: a sweep that expires over half of a partition's customers is reported",
+            ));
+        }
         if self.state.commit_interval_ms == 0 {
             return Err(invalid("state.commit_interval_ms", "must be at least 1", "e.g. 1000"));
         }

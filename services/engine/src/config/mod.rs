@@ -75,6 +75,15 @@ impl KafkaConfig {
         std::time::Duration::from_millis(ms)
     }
 
+    /// The largest message the producer sends (`message.max.bytes`, librdkafka's default
+    /// 1,000,000 unless set in properties): a dead letter is cut to fit it.
+    pub fn max_message_bytes(&self) -> usize {
+        self.properties
+            .get("message.max.bytes")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000)
+    }
+
     pub fn transactional_id(&self) -> String {
         if !self.transactional_id.is_empty() {
             return self.transactional_id.clone();
@@ -142,6 +151,9 @@ pub struct StateConfig {
     pub changelog_topic: String,
     /// Replication factor when the engine creates the changelog (-1: the broker's default).
     pub changelog_replication: i32,
+    /// A timer sweep that expires more than this share of a partition's customers at once is
+    /// logged at WARN and counted (`revenue_engine_state_mass_expiries_total`).
+    pub mass_expiry_share: f64,
 }
 
 impl StateConfig {
@@ -288,6 +300,7 @@ impl Default for StateConfig {
             changelog: true,
             changelog_topic: String::new(),
             changelog_replication: -1,
+            mass_expiry_share: 0.5,
         }
     }
 }

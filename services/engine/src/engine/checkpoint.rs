@@ -1,14 +1,18 @@
 //! The checkpoint protocol: what makes an interval's work durable, in this order.
 //!
-//! 1. Each changed partition's customers go to the changelog, followed by one record with the
-//!    input offsets they start from and reach.
-//! 2. Every action, dead letter and changelog record is acknowledged by the broker (exactly-once:
-//!    they and the input offsets commit as one transaction first).
-//! 3. Local state, input offsets and changelog position are written in one RocksDB batch per
-//!    partition — only after step 2, so the store never holds what Kafka may lose.
-//! 4. The input offsets are committed to the group (at-least-once; exactly-once committed them
+//! 1. Every action, dead letter and decision record produced since the last checkpoint is
+//!    acknowledged by the broker (at-least-once; exactly-once: they belong to the transaction
+//!    that commits at step 3). A failed delivery stops here: nothing of this interval becomes
+//!    restorable, so a restart processes it again.
+//! 2. Each changed partition's customers go to the changelog, followed by one record with the
+//!    input offsets they start from and reach — the record that makes the checkpoint restorable.
+//! 3. The changelog records are acknowledged too (exactly-once: everything and the input offsets
+//!    commit as one transaction first).
+//! 4. Local state, input offsets and changelog position are written in one RocksDB batch per
+//!    partition — only after step 3, so the store never holds what Kafka may lose.
+//! 5. The input offsets are committed to the group (at-least-once; exactly-once committed them
 //!    with the transaction).
-//! 5. What the checkpoint covered is published as metrics.
+//! 6. What the checkpoint covered is published as metrics.
 //!
 //! A failed transaction is aborted and everything since the last checkpoint is discarded: the
 //! cached state dropped, every partition rewound to the offsets stored with its state.
@@ -70,14 +74,19 @@ impl Worker {
         }
         self.suspect_until = None;
         let started = Instant::now();
-        // 1. the changed state goes to the changelog (with the offsets it starts from and reaches) …
+        // 1. what this interval produced is acknowledged before anything makes it restorable: a
+        // changelog checkpoint whose dead letter or action was lost would be restored past it
+        if !self.transaction.enabled {
+            self.await_acknowledgements()?;
+        }
+        // 2. the changed state goes to the changelog (with the offsets it starts from and reaches) …
         let pending = self.send_changes_to_changelog()?;
         let wrote = !pending.is_empty();
         if wrote {
             failpoint::hit(BEFORE_COMMIT);
         }
-        // 2. … every action, dead letter and changelog record is acknowledged (exactly-once: they
-        // and the input offsets commit as one transaction; local state is written only after) …
+        // 3. … and acknowledged (exactly-once: everything and the input offsets commit as one
+        // transaction; local state is written only after) …
         if self.transaction.enabled {
             if !self.transaction.open {
                 return Ok(()); // nothing was processed since the last checkpoint
@@ -91,24 +100,24 @@ impl Worker {
         if wrote {
             failpoint::hit(AFTER_COMMIT);
         }
-        // 3. … then local state, input offsets and changelog position in one batch per partition …
+        // 4. … then local state, input offsets and changelog position in one batch per partition …
         self.write_local_state(pending)?;
         if wrote {
             failpoint::hit(BEFORE_OFFSET_COMMIT);
         }
-        // 4. … and last the offsets are committed to the group
+        // 5. … and last the offsets are committed to the group
         let offsets = self.input_positions()?;
         if !self.transaction.enabled {
             commit_offsets(consumer, &offsets, sync);
         }
-        // 5. what the checkpoint covered is published
+        // 6. what the checkpoint covered is published
         self.publish_metrics();
         self.metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.commits.inc();
         Ok(())
     }
 
-    /// Step 1: takes the changed customers of every changed partition (they count as clean from
+    /// Step 2: takes the changed customers of every changed partition (they count as clean from
     /// now on) and, with a changelog, sends them there under a new checkpoint id.
     fn send_changes_to_changelog(&mut self) -> Result<Vec<PendingWrite>, EngineError> {
         self.checkpoint_id = self.checkpoint_id.wrapping_add(1);
@@ -125,8 +134,8 @@ impl Worker {
         Ok(pending)
     }
 
-    /// Step 2: waits until the broker acknowledged every record produced so far; refuses to go
-    /// on when any failed.
+    /// Steps 1 and 3: waits until the broker acknowledged every record produced so far; refuses
+    /// to go on when any failed.
     fn await_acknowledgements(&self) -> Result<(), EngineError> {
         self.outputs.producer.flush(Timeout::After(Duration::from_secs(120)))?;
         match self.outputs.delivery.failures() {
@@ -135,7 +144,7 @@ impl Worker {
         }
     }
 
-    /// Step 3: one batch per partition with its changes, its input offsets and the changelog
+    /// Step 4: one batch per partition with its changes, its input offsets and the changelog
     /// position they reflect; the partition's earliest due times move to the timers just set.
     fn write_local_state(&mut self, pending: Vec<PendingWrite>) -> Result<(), EngineError> {
         let changelog_next = self.outputs.delivery.changelog_next();
@@ -168,7 +177,7 @@ impl Worker {
         Ok(tpl)
     }
 
-    /// Step 5: state size, counter deltas, decision records and events per topic.
+    /// Step 6: state size, counter deltas, decision records and events per topic.
     fn publish_metrics(&mut self) {
         let (mut bytes, mut cached, mut corrupt) = (0u64, 0usize, 0u64);
         for task in &self.tasks {
@@ -176,6 +185,7 @@ impl Worker {
             cached += task.store.cached_customers();
             corrupt += task.store.corrupt_values;
         }
+        self.count_action_dead_letters();
         let m = &self.metrics;
         m.publish_state(bytes, cached, corrupt);
         m.publish_counters(&self.set, &self.counters, &mut self.published);
@@ -280,7 +290,7 @@ impl Worker {
     }
 }
 
-/// Step 1 for one partition: its changed customers, then the offsets record naming the input
+/// Step 2 for one partition: its changed customers, then the offsets record naming the input
 /// offsets the stored state starts from and the ones these changes reach (the restore chains
 /// checkpoints by them).
 fn send_to_changelog(
@@ -323,7 +333,7 @@ fn send_to_changelog(
     Ok(())
 }
 
-/// Step 4 (at-least-once): a failed commit is only logged — the offsets stored with the state
+/// Step 5 (at-least-once): a failed commit is only logged — the offsets stored with the state
 /// decide where a partition resumes.
 fn commit_offsets<C: ConsumerContext>(consumer: &BaseConsumer<C>, offsets: &TopicPartitionList, sync: bool) {
     if offsets.count() == 0 {

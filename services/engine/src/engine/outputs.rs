@@ -5,7 +5,7 @@
 use super::clients::{DeliveryLog, ProducerCtx};
 use super::Status;
 use crate::config::EngineConfig;
-use crate::wire::ActionEncoder;
+use crate::wire::{ActionEncoder, WireError, ENCODE_FAILED};
 use rdkafka::message::{Header, OwnedHeaders, ToBytes};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use revenue_core::processor::DecisionRecord;
@@ -29,6 +29,10 @@ pub(super) struct Outputs {
     decisions: Vec<DecisionRecord>,
     /// Decision records produced since the last checkpoint (published as a metric there).
     audit_records: u64,
+    /// Where an action that cannot be encoded goes.
+    dead_letter_topic: Arc<str>,
+    /// Actions dead-lettered since the last checkpoint (counted there).
+    encode_failures: u64,
 }
 
 impl Outputs {
@@ -49,6 +53,8 @@ impl Outputs {
             audit_buffer: Vec::with_capacity(512),
             decisions: Vec::new(),
             audit_records: 0,
+            dead_letter_topic: Arc::from(config.kafka.dead_letter_topic.as_str()),
+            encode_failures: 0,
         }
     }
 
@@ -58,24 +64,53 @@ impl Outputs {
             return;
         }
         if let Err(e) = self.encoder.encode(action, &mut self.buffer) {
-            tracing::warn!(error = %e, use_case = %action.use_case_id, "action could not be encoded");
+            self.dead_letter_action(action, &e);
             return;
         }
-        let headers = OwnedHeaders::new_with_capacity(2)
-            .insert(Header {
-                key: "use_case_id",
-                value: Some(action.use_case_id.as_bytes()),
-            })
-            .insert(Header {
-                key: "action_id",
-                value: Some(action.action_id.as_bytes()),
-            });
+        let headers = action_headers(action, 0);
         let record = BaseRecord::to(&action.topic)
             .key(action.customer_id.as_bytes())
             .payload(self.buffer.as_slice())
             .headers(headers);
         self.send(record);
         self.status.actions_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An action that cannot be encoded in the output format (a value its schema cannot hold)
+    /// goes to the dead-letter topic as JSON, with headers naming why, its use case, id and
+    /// topic; it is counted at the next checkpoint (`dead_letters_total{reason="encode_failed"}`).
+    fn dead_letter_action(&mut self, action: &Action, error: &WireError) {
+        self.encode_failures += 1;
+        self.buffer.clear();
+        // serde_json writes any action (a NaN becomes null): the JSON copy keeps what was decided
+        if serde_json::to_writer(&mut self.buffer, action).is_err() {
+            self.buffer.clear();
+        }
+        let detail = error.to_string();
+        let headers = action_headers(action, 3)
+            .insert(Header {
+                key: "reason",
+                value: Some(ENCODE_FAILED),
+            })
+            .insert(Header {
+                key: "error",
+                value: Some(&detail),
+            })
+            .insert(Header {
+                key: "action_topic",
+                value: Some(action.topic.as_bytes()),
+            });
+        let topic = self.dead_letter_topic.clone();
+        let record = BaseRecord::to(topic.as_ref())
+            .key(action.customer_id.as_bytes())
+            .payload(self.buffer.as_slice())
+            .headers(headers);
+        self.send(record);
+    }
+
+    /// Actions dead-lettered because they could not be encoded, since the last call.
+    pub(super) fn take_encode_failures(&mut self) -> u64 {
+        std::mem::take(&mut self.encode_failures)
     }
 
     /// With the audit topic on: produces the decision records handed over since the last call
@@ -128,6 +163,19 @@ impl Outputs {
             self.delivery.record_failure(&e);
         }
     }
+}
+
+/// The headers every produced action carries (`use_case_id`, `action_id`), with room for `extra`.
+fn action_headers(action: &Action, extra: usize) -> OwnedHeaders {
+    OwnedHeaders::new_with_capacity(2 + extra)
+        .insert(Header {
+            key: "use_case_id",
+            value: Some(action.use_case_id.as_bytes()),
+        })
+        .insert(Header {
+            key: "action_id",
+            value: Some(action.action_id.as_bytes()),
+        })
 }
 
 /// The processor's one output contract: actions are produced as they are decided, decision

@@ -26,6 +26,7 @@ pub struct Metrics {
     pub timers_fired: Family<IntCounterVec, UseCase<'static>>,
     pub stage_changes: Family<IntCounterVec, UseCaseStage<'static>>,
     pub state_expired: IntCounter,
+    pub state_mass_expiries: IntCounter,
     pub dead_letters: Family<IntCounterVec, DeadLetterReason<'static>>,
     pub unknown_event_types: IntCounter,
     pub evaluation_seconds: Histogram,
@@ -141,6 +142,11 @@ impl Metrics {
                 &r,
                 names::STATE_EXPIRED_CUSTOMERS_TOTAL,
                 "Idle customers removed from the state (expire_after), with a changelog tombstone.",
+            ),
+            state_mass_expiries: counter(
+                &r,
+                names::STATE_MASS_EXPIRIES_TOTAL,
+                "Timer sweeps that removed more than state.mass_expiry_share of a partition's customers at once.",
             ),
             dead_letters: counter_vec(
                 &r,

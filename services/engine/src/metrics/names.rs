@@ -11,6 +11,7 @@ pub const USE_CASE_RETRIGGER_BLOCKED_TOTAL: &str = "revenue_engine_use_case_retr
 pub const USE_CASE_TIMERS_FIRED_TOTAL: &str = "revenue_engine_use_case_timers_fired_total";
 pub const USE_CASE_STAGE_CHANGES_TOTAL: &str = "revenue_engine_use_case_stage_changes_total";
 pub const STATE_EXPIRED_CUSTOMERS_TOTAL: &str = "revenue_engine_state_expired_customers_total";
+pub const STATE_MASS_EXPIRIES_TOTAL: &str = "revenue_engine_state_mass_expiries_total";
 pub const DEAD_LETTERS_TOTAL: &str = "revenue_engine_dead_letters_total";
 pub const INPUT_UNKNOWN_EVENT_TYPES_TOTAL: &str = "revenue_engine_input_unknown_event_types_total";
 pub const EVALUATION_DURATION_SECONDS: &str = "revenue_engine_evaluation_duration_seconds";

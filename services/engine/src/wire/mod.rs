@@ -80,7 +80,7 @@ impl WireError {
             WireError::Registry(_) => "registry_unavailable",
             WireError::SchemaFile { .. } => "schema_file",
             WireError::Incompatible(_) => "incompatible_schema",
-            WireError::Encode(_) => "encode_failed",
+            WireError::Encode(_) => ENCODE_FAILED,
         }
     }
 
@@ -91,6 +91,9 @@ impl WireError {
         matches!(self, WireError::Registry(_))
     }
 }
+
+/// The dead-letter reason of an action that could not be encoded.
+pub const ENCODE_FAILED: &str = "encode_failed";
 
 /// Format of input messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
