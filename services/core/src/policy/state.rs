@@ -115,7 +115,8 @@ impl PolicyState {
 
     pub fn forget_before(&mut self, horizon_start: i64, attribution_start: i64) {
         self.contacts.retain(|c| c.ts >= horizon_start);
-        self.exposures.retain(|e| e.start >= attribution_start);
+        // exactly one attribution window old: closed
+        self.exposures.retain(|e| e.start > attribution_start);
     }
 
     pub fn remember(&mut self, entry: DecisionEntry) {
@@ -130,7 +131,7 @@ impl PolicyState {
         let open = self
             .exposures
             .iter()
-            .any(|e| e.use_case == use_case && now >= e.start && now - e.start <= window);
+            .any(|e| e.use_case == use_case && now >= e.start && now - e.start < window);
         if open {
             return;
         }
@@ -150,7 +151,8 @@ impl PolicyState {
     /// case is still known; only then the exposure takes the revenue.
     pub fn attribute(&mut self, ts: i64, window: i64, value: f64, mut credit: impl FnMut(&Exposure) -> bool) {
         for exposure in self.exposures.iter_mut() {
-            if ts < exposure.start || ts - exposure.start > window {
+            // a window ends before its length: exactly one window later is outside
+            if ts < exposure.start || ts - exposure.start >= window {
                 continue;
             }
             if !credit(exposure) {
