@@ -3,14 +3,15 @@
 //! removed feature is dropped on read and a new one starts empty: the catalog can evolve.
 
 use crate::catalog::Catalog;
-use crate::policy::{Consent, Contact, DecisionEntry, Deferred, Exposure, PolicyState};
+use crate::policy::{Consent, Contact, Decided, DecisionEntry, Deferred, Exposure, PolicyState};
 use crate::state::{Buckets, CustomerState, Distinct, FeatureState, Recent, StageEntry, Timer};
 use revenue_expr::Val;
 use std::borrow::Cow;
 
 /// Version 2 added timers, funnel stages, first-seen time, `points` and `recent` features;
-/// version 3 the contact policy's state. Older values are still read.
-pub const STATE_FORMAT_VERSION: u8 = 3;
+/// version 3 the contact policy's state; version 4 a deferred action's payload and
+/// recommendations as decided. Older values are still read.
+pub const STATE_FORMAT_VERSION: u8 = 4;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StateDecodeError {
@@ -159,6 +160,7 @@ fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
         put_varint(out, zigzag(d.due));
         put_varint(out, zigzag(d.decided_at));
         put_opt_f64(out, d.score);
+        put_decided(out, d.decided.as_deref());
     }
     put_varint(out, p.exposures.len() as u64);
     for e in &p.exposures {
@@ -178,7 +180,47 @@ fn put_policy(out: &mut Vec<u8>, p: &PolicyState) {
     }
 }
 
-fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
+/// A deferred action's payload and recommendations (format 4): a flag, then both lists.
+fn put_decided(out: &mut Vec<u8>, decided: Option<&Decided>) {
+    let Some(decided) = decided else {
+        out.push(0);
+        return;
+    };
+    out.push(1);
+    put_varint(out, decided.payload.len() as u64);
+    for (name, value) in &decided.payload {
+        put_str(out, name);
+        put_val(out, value);
+    }
+    put_varint(out, decided.recommendations.len() as u64);
+    for (product, score) in &decided.recommendations {
+        put_str(out, product);
+        put_f64(out, *score);
+    }
+}
+
+fn read_decided(r: &mut Reader<'_>) -> Result<Option<Box<Decided>>, StateDecodeError> {
+    if r.u8()? == 0 {
+        return Ok(None);
+    }
+    let mut decided = Decided::default();
+    for _ in 0..r.len()? {
+        let name: std::sync::Arc<str> = r.str()?.into();
+        decided.payload.push((name, r.val()?));
+    }
+    for _ in 0..r.len()? {
+        let product = r.str()?.to_string();
+        decided.recommendations.push((product, f64::from_le_bytes(r.array()?)));
+    }
+    Ok(Some(Box::new(decided)))
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn read_policy(r: &mut Reader<'_>, version: u8) -> Result<PolicyState, StateDecodeError> {
     let mut p = PolicyState::default();
     for _ in 0..r.len()? {
         let channel = u64::from_le_bytes(r.array()?);
@@ -208,12 +250,15 @@ fn read_policy(r: &mut Reader<'_>) -> Result<PolicyState, StateDecodeError> {
         let due = unzigzag(r.varint()?);
         let decided_at = unzigzag(r.varint()?);
         let score = r.opt_f64()?;
+        // format 3 kept no payload: computed at delivery then
+        let decided = if version >= 4 { read_decided(r)? } else { None };
         p.deferred.push(Deferred {
             use_case,
             tier,
             due,
             decided_at,
             score,
+            decided,
         });
     }
     for _ in 0..r.len()? {
@@ -331,7 +376,7 @@ pub fn decode(catalog: &Catalog, bytes: &[u8]) -> Result<CustomerState, StateDec
         state.first_seen = unzigzag(r.varint()?);
     }
     if version >= 3 && r.u8()? == 1 {
-        state.policy = Some(Box::new(read_policy(&mut r)?));
+        state.policy = Some(Box::new(read_policy(&mut r, version)?));
     }
     if r.pos != bytes.len() {
         return Err(StateDecodeError::Corrupt(r.pos));
@@ -355,8 +400,7 @@ fn put_val(out: &mut Vec<u8>, value: &Val<'_>) {
         }
         Val::Str(s) => {
             out.push(VAL_STR);
-            put_varint(out, s.len() as u64);
-            out.extend_from_slice(s.as_bytes());
+            put_str(out, s);
         }
     }
 }

@@ -30,7 +30,8 @@ pub enum FeatureState {
     /// kinds stay small and a customer's features fit in fewer cache lines.
     Last(Option<Box<(i64, Val<'static>)>>),
     Distinct(Distinct),
-    /// `points` with a half-life: the total as of the event time it was last updated.
+    /// `points` with a half-life: the total as of the latest point-earning event time (a late
+    /// event's points decayed forward to it); read decayed to the customer's clock.
     Decayed(Option<(f64, i64)>),
     /// `recent`: the latest distinct values.
     Recent(Recent),
@@ -275,7 +276,9 @@ impl CustomerState {
         }
     }
 
-    /// Reads a feature's current value; `now` is the triggering event's time (for recency).
+    /// Reads a feature's current value at the customer's clock; `now` is the triggering event's
+    /// time: recency (`days_since`) is as of it, and decaying points read later than the clock
+    /// only when `now` is ahead of it, never earlier.
     pub fn read<'s>(&'s self, catalog: &Catalog, index: usize, now: i64) -> Val<'s> {
         let feature = &catalog.features[index];
         read(&self.features[index], feature, self, catalog, now).unwrap_or_else(|| feature.default.clone())
@@ -481,7 +484,9 @@ fn read<'s>(
         FeatureState::Decayed(value) => {
             let (total, at) = (*value)?;
             let half_life = feature.half_life?;
-            Some(Val::Double(decay(total, at, now.max(at), half_life)))
+            // at the customer's clock whatever the triggering event's time (a late event must not
+            // make points count again that have decayed since); later only when read ahead of it
+            Some(Val::Double(decay(total, at, now.max(clock).max(at), half_life)))
         }
         FeatureState::Recent(recent) => Some(Val::Int(recent.0.len() as i64)),
         FeatureState::Derived => {

@@ -252,6 +252,82 @@ fn arbitration_by_priority_within_the_window() {
     assert_eq!(actions.iter().map(|a| &*a.use_case_id).collect::<Vec<_>>(), ["high"]);
 }
 
+/// Issue 14, defect 6: a `policy.yaml` without an `arbitration` section arbitrates nothing —
+/// not even two use cases of equal priority contacting one customer at the same time.
+#[test]
+fn no_arbitration_unless_configured() {
+    let s = set(
+        "channels: {email: {cost: 0.05}}",
+        &[
+            ("a.yaml", use_case("mail-a", 50, "view", "email", "")),
+            ("b.yaml", use_case("mail-b", 50, "view", "email", "")),
+            ("c.yaml", use_case("call-c", 50, "click", "crm_task", "")),
+        ],
+    );
+    let mut run = Run::new(&s);
+    // one event triggering two use cases of equal priority: both act
+    let actions = run.event("c1", "view", T0, "");
+    assert_eq!(
+        actions.iter().map(|a| &*a.use_case_id).collect::<Vec<_>>(),
+        ["mail-a", "mail-b"]
+    );
+    // a separate event at the same timestamp: acts too
+    let actions = run.event("c1", "click", T0, "");
+    assert_eq!(actions.iter().map(|a| &*a.use_case_id).collect::<Vec<_>>(), ["call-c"]);
+    for id in ["mail-a", "mail-b", "call-c"] {
+        assert_eq!(run.suppressed(run.index(id), Reason::Arbitration), 0, "{id}");
+    }
+}
+
+/// Issue 14, defect 6: the arbitration window's edge is the edge of every other window —
+/// exactly one window later is outside.
+#[test]
+fn arbitration_window_edge_is_exclusive_like_every_window() {
+    let s = set(
+        "arbitration: {window: 1d}",
+        &[
+            ("a.yaml", use_case("high", 80, "view", "email", "")),
+            ("b.yaml", use_case("low", 20, "click", "crm_task", "")),
+        ],
+    );
+    let mut run = Run::new(&s);
+    assert_eq!(run.event("c1", "view", T0, "").len(), 1);
+    // one millisecond inside the window: suppressed
+    assert!(run.event("c1", "click", T0 + DAY_MS - 1, "").is_empty());
+    assert_eq!(run.suppressed(run.index("low"), Reason::Arbitration), 1);
+    // exactly one window later: outside, the lower-priority use case acts
+    let actions = run.event("c1", "click", T0 + DAY_MS, "");
+    assert_eq!(actions.iter().map(|a| &*a.use_case_id).collect::<Vec<_>>(), ["low"]);
+    assert_eq!(run.suppressed(run.index("low"), Reason::Arbitration), 1);
+}
+
+/// Issue 14, defect 6: within a configured window, of two use cases of equal priority the one
+/// decided first wins; within one event, the first by use-case id.
+#[test]
+fn arbitration_ties_of_equal_priority_first_decided_wins() {
+    let s = set(
+        "arbitration: {window: 1d}",
+        &[
+            ("a.yaml", use_case("beta", 50, "view", "email", "")),
+            ("b.yaml", use_case("alpha", 50, "view", "crm_task", "")),
+            ("c.yaml", use_case("gamma", 50, "click", "crm_task", "")),
+        ],
+    );
+    let mut run = Run::new(&s);
+    // one event, equal priority: the first by id acts, the other is suppressed
+    let actions = run.event("c1", "view", T0, "");
+    assert_eq!(actions.iter().map(|a| &*a.use_case_id).collect::<Vec<_>>(), ["alpha"]);
+    assert_eq!(run.suppressed(run.index("beta"), Reason::Arbitration), 1);
+    // a later event within the window: the earlier decision stands
+    assert!(run.event("c1", "click", T0 + HOUR, "").is_empty());
+    assert_eq!(run.suppressed(run.index("gamma"), Reason::Arbitration), 1);
+    // another customer: gamma decided first, so alpha and beta wait
+    assert_eq!(run.event("c2", "click", T0, "").len(), 1);
+    assert!(run.event("c2", "view", T0, "").is_empty());
+    assert_eq!(run.suppressed(run.index("alpha"), Reason::Arbitration), 1);
+    assert_eq!(run.suppressed(run.index("beta"), Reason::Arbitration), 2);
+}
+
 #[test]
 fn arbitration_by_expected_value() {
     let s = set(

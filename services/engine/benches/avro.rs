@@ -72,6 +72,7 @@ fn action_value(action: &Action) -> Value {
             ]),
         ),
         ("recommendations".into(), Value::Array(Vec::new())),
+        ("decided_at".into(), Value::Union(0, Box::new(Value::Null))),
     ])
 }
 

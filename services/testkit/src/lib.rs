@@ -458,6 +458,7 @@ pub fn sample_action(
         score,
         payload: payload.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
         recommendations: Vec::new(),
+        decided_at: None,
         source_topic: "events.behavioural".into(),
         source_partition: 11,
         source_offset: 123_456_789_012,

@@ -74,9 +74,9 @@ impl Policy {
         }
         let global_caps = caps("global_caps", &spec.global_caps, &mut problems, &mut span);
         let (arbitration_window, arbitrate_by) = match &spec.arbitration {
-            None => (0, ArbitrateBy::Priority),
+            None => (None, ArbitrateBy::Priority),
             Some(a) => (
-                span("arbitration.window".into(), &a.window, &mut problems),
+                Some(span("arbitration.window".into(), &a.window, &mut problems)),
                 a.by.unwrap_or(ArbitrateBy::Priority),
             ),
         };
@@ -226,7 +226,7 @@ impl Policy {
             .iter()
             .flat_map(|c| c.caps.iter().map(|cap| cap.window).chain(c.cooldown))
             .chain(global_caps.iter().map(|c| c.window))
-            .chain([arbitration_window]);
+            .chain(arbitration_window);
         Ok(Policy {
             horizon: windows.max().unwrap_or(0),
             conversion_mask: conversions.iter().fold(0, |m, c| m | 1u64 << c.event_type),

@@ -68,7 +68,8 @@ pub struct Conversion {
 pub struct Policy {
     pub channels: Vec<ChannelPolicy>,
     pub global_caps: Vec<Cap>,
-    pub arbitration_window: i64,
+    /// `arbitration.window`; `None` (no arbitration) unless `policy.yaml` configures one.
+    pub arbitration_window: Option<i64>,
     pub arbitrate_by: ArbitrateBy,
     pub quiet_hours: Option<QuietHours>,
     pub consent: Option<ConsentEvents>,
@@ -88,7 +89,7 @@ impl Default for Policy {
         Policy {
             channels: Vec::new(),
             global_caps: Vec::new(),
-            arbitration_window: 0,
+            arbitration_window: None,
             arbitrate_by: ArbitrateBy::Priority,
             quiet_hours: None,
             consent: None,

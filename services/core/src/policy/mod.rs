@@ -12,7 +12,7 @@ mod tests;
 pub(crate) use compile::check_share;
 pub use config::{Cap, ChannelPolicy, ConsentEvents, Conversion, Policy, QuietHours};
 pub use rules::{in_control, outranks, rank_order, Proposal};
-pub use state::{Consent, Contact, DecisionEntry, Deferred, Exposure, PolicyState};
+pub use state::{Consent, Contact, Decided, DecisionEntry, Deferred, Exposure, PolicyState};
 
 /// The optional policy file of a use-case directory.
 pub const POLICY_FILE: &str = "policy.yaml";

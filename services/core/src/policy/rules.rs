@@ -73,19 +73,24 @@ impl Policy {
         }
         if channel.contact {
             let contacts = ps.map_or(&[][..], |p| p.contacts.as_slice());
-            let within = |k: &Contact, window: i64| (now - k.ts).abs() <= window;
+            // every window ends before its length: a contact exactly one window away is outside
+            let within = |k: &Contact, window: i64| (now - k.ts).abs() < window;
             let rank = (proposal.priority, proposal.value);
-            if contacts.iter().any(|k| {
-                k.use_case != proposal.use_case
-                    && within(k, self.arbitration_window)
-                    && outranks(self.arbitrate_by, (k.priority, k.value.unwrap_or(f64::NAN)), rank)
-            }) {
+            // only a configured `arbitration` arbitrates; an equal rank decided before wins
+            let arbitrated = self.arbitration_window.is_some_and(|window| {
+                contacts.iter().any(|k| {
+                    k.use_case != proposal.use_case
+                        && within(k, window)
+                        && outranks(self.arbitrate_by, (k.priority, k.value.unwrap_or(f64::NAN)), rank)
+                })
+            });
+            if arbitrated {
                 return Outcome::Suppressed(Reason::Arbitration);
             }
             let recent = |window: i64, channel: Option<u64>| {
                 contacts
                     .iter()
-                    .filter(|k| (now - k.ts).abs() < window && channel.is_none_or(|ch| k.channel == ch))
+                    .filter(|k| within(k, window) && channel.is_none_or(|ch| k.channel == ch))
                     .count()
             };
             if channel.cooldown.is_some_and(|cd| recent(cd, Some(channel.key)) > 0) {

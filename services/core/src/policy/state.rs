@@ -4,7 +4,9 @@
 use super::{ChannelPolicy, ALL_CHANNELS, KEEP_DECISIONS};
 use crate::measure::GroupTotals;
 use crate::spec::ConsentMode;
+use revenue_expr::Val;
 use smallvec::SmallVec;
+use std::sync::Arc;
 
 /// The customer's consent for one channel (latest event time wins).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,8 +29,8 @@ pub struct Contact {
     pub held_out: bool,
 }
 
-/// An action waiting for the end of the customer's quiet hours.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// An action waiting for the end of the customer's quiet hours: delivered as it was decided.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Deferred {
     pub use_case: u64,
     /// The tier's history key.
@@ -36,6 +38,16 @@ pub struct Deferred {
     pub due: i64,
     pub decided_at: i64,
     pub score: Option<f64>,
+    /// The action's payload and recommendations as decided; `None` only in state written
+    /// before format 4 (then they are computed at delivery, as that version did).
+    pub decided: Option<Box<Decided>>,
+}
+
+/// What a deferred action carries as it was decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Decided {
+    pub payload: Vec<(Arc<str>, Val<'static>)>,
+    pub recommendations: Vec<(String, f64)>,
 }
 
 /// An attribution window opened by a decision of one use case.
@@ -115,7 +127,8 @@ impl PolicyState {
 
     pub fn forget_before(&mut self, horizon_start: i64, attribution_start: i64) {
         self.contacts.retain(|c| c.ts >= horizon_start);
-        self.exposures.retain(|e| e.start >= attribution_start);
+        // exactly one attribution window old: closed
+        self.exposures.retain(|e| e.start > attribution_start);
     }
 
     pub fn remember(&mut self, entry: DecisionEntry) {
@@ -130,7 +143,7 @@ impl PolicyState {
         let open = self
             .exposures
             .iter()
-            .any(|e| e.use_case == use_case && now >= e.start && now - e.start <= window);
+            .any(|e| e.use_case == use_case && now >= e.start && now - e.start < window);
         if open {
             return;
         }
@@ -150,7 +163,8 @@ impl PolicyState {
     /// case is still known; only then the exposure takes the revenue.
     pub fn attribute(&mut self, ts: i64, window: i64, value: f64, mut credit: impl FnMut(&Exposure) -> bool) {
         for exposure in self.exposures.iter_mut() {
-            if ts < exposure.start || ts - exposure.start > window {
+            // a window ends before its length: exactly one window later is outside
+            if ts < exposure.start || ts - exposure.start >= window {
                 continue;
             }
             if !credit(exposure) {

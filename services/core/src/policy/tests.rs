@@ -106,3 +106,24 @@ fn bad_policy_is_refused_with_keys() {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }
 }
+
+/// Issue 14, defect 6: the attribution window ends before its length, like every window.
+#[test]
+fn attribution_window_edge_is_exclusive() {
+    let mut s = PolicyState::default();
+    let mut totals = crate::measure::GroupTotals::default();
+    s.open_exposure(1, false, 0, 10, &mut totals);
+    let mut credited = Vec::new();
+    for ts in [9, 10] {
+        s.attribute(ts, 10, 5.0, |_| {
+            credited.push(ts);
+            true
+        });
+    }
+    assert_eq!(credited, [9], "a conversion exactly one window later is outside");
+    // exactly one window later a new exposure opens; the old one is forgotten there
+    s.forget_before(0, 10);
+    assert!(s.exposures.is_empty());
+    s.open_exposure(1, false, 10, 10, &mut totals);
+    assert_eq!(totals.exposed, 2);
+}

@@ -27,6 +27,9 @@ pub struct Action {
     pub payload: Vec<(Arc<str>, Val<'static>)>,
     /// Recommended products with their scores, best first (use cases with a recommender).
     pub recommendations: Vec<(String, f64)>,
+    /// When a deferred action was decided (it is sent, as decided, when quiet hours end);
+    /// `None` for an action sent when decided.
+    pub decided_at: Option<i64>,
     pub source_topic: String,
     pub source_partition: i32,
     pub source_offset: i64,
@@ -125,6 +128,9 @@ impl Serialize for Action {
         map.serialize_entry("customer_id", &self.customer_id)?;
         map.serialize_entry("event_type", &self.event_type)?;
         map.serialize_entry("event_ts", &self.event_ts)?;
+        if let Some(decided_at) = self.decided_at {
+            map.serialize_entry("decided_at", &decided_at)?;
+        }
         map.serialize_entry("score", &self.score)?;
         map.serialize_entry("payload", &Payload(&self.payload))?;
         if !self.recommendations.is_empty() {

@@ -152,8 +152,32 @@ pub(super) fn build_action(
     for (name, expr) in &tier.payload {
         payload.push((name.clone(), expr.eval(vars)?.into_owned()));
     }
-    let customer_id = vars.event.customer_id();
-    Ok(Action {
+    let event = vars.event;
+    let trigger = (event.customer_id(), event.event_type(), vars.now);
+    Ok(new_action(
+        uc,
+        tier_index,
+        score,
+        trigger,
+        source,
+        discriminator,
+        payload,
+    ))
+}
+
+/// The action of a use case's tier with its payload given: for (customer, event type, time)
+/// from `source`.
+pub(super) fn new_action(
+    uc: &UseCase,
+    tier_index: usize,
+    score: Option<f64>,
+    (customer_id, event_type, now): (&str, &str, i64),
+    source: Source<'_>,
+    discriminator: &str,
+    payload: Vec<(std::sync::Arc<str>, revenue_expr::Val<'static>)>,
+) -> Action {
+    let tier = &uc.tiers[tier_index];
+    Action {
         action_id: action_id(&uc.id, uc.version, customer_id, source, discriminator),
         use_case_id: uc.id.clone(),
         use_case_version: uc.version,
@@ -163,13 +187,14 @@ pub(super) fn build_action(
         channel: tier.channel.clone(),
         topic: tier.topic.clone(),
         customer_id: customer_id.to_string(),
-        event_type: vars.event.event_type().to_string(),
-        event_ts: vars.now,
+        event_type: event_type.to_string(),
+        event_ts: now,
         score,
         payload,
         recommendations: Vec::new(),
+        decided_at: None,
         source_topic: source.topic.to_string(),
         source_partition: source.partition,
         source_offset: source.offset,
-    })
+    }
 }

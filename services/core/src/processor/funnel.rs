@@ -62,6 +62,7 @@ impl Evaluator {
                 score: Some(score),
                 payload,
                 recommendations: Vec::new(),
+                decided_at: None,
                 source_topic: trigger.source.topic.to_string(),
                 source_partition: trigger.source.partition,
                 source_offset: trigger.source.offset,

@@ -5,7 +5,7 @@
 use super::evaluate::Candidate;
 use super::{Action, DecisionRecord, Evaluator, Mode, Turn};
 use crate::event::Event;
-use crate::policy::{self, Contact, DecisionEntry, Deferred, Outcome, Proposal};
+use crate::policy::{self, Contact, Decided, DecisionEntry, Deferred, Outcome, Proposal};
 use crate::spec::Status;
 use crate::usecase::UseCase;
 use smallvec::SmallVec;
@@ -81,7 +81,7 @@ impl Evaluator {
                 );
             }
         }
-        for candidate in candidates {
+        for mut candidate in candidates {
             let uc = &self.set.use_cases[candidate.index];
             let tier = &uc.tiers[candidate.tier];
             let channel = policy.channel_or_default(&tier.channel);
@@ -143,12 +143,19 @@ impl Evaluator {
                 Outcome::Deferred(due) => {
                     c.deferred += 1;
                     if writes {
+                        // kept as decided: delivered with this payload and these recommendations
+                        let action = &mut candidate.action;
+                        let decided = Decided {
+                            payload: std::mem::take(&mut action.payload),
+                            recommendations: std::mem::take(&mut action.recommendations),
+                        };
                         turn.state.policy_mut().deferred.push(Deferred {
                             use_case: uc.key,
                             tier: tier.history_key,
                             due,
                             decided_at: now,
-                            score: candidate.action.score,
+                            score: action.score,
+                            decided: Some(Box::new(decided)),
                         });
                     }
                 }

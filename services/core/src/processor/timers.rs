@@ -1,14 +1,16 @@
 //! Timers and deferred actions coming due: evaluations and deliveries the engine itself brings
 //! about, each with an internal event whose source is the same in the engine and in replay.
 
-use super::evaluate::build_action;
+use super::evaluate::{build_action, new_action};
 use super::govern::Verdict;
 use super::scoring::EvalVars;
-use super::{Evaluator, Source, Trigger, Turn};
+use super::{Action, Evaluator, Source, Trigger, Turn};
 use crate::catalog::{FIELD_CUSTOMER_ID, FIELD_TS, FIELD_TYPE};
 use crate::event::{Event, FieldValues};
-use crate::policy::{Outcome, Reason};
+use crate::policy::{Decided, Deferred, Outcome, Reason};
 use crate::state::{CustomerState, Timer};
+use crate::usecase::UseCase;
+use revenue_expr::EvalError;
 use revenue_expr::Val;
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -105,17 +107,8 @@ impl Evaluator {
             let Some(tier_index) = uc.tiers.iter().position(|t| t.history_key == deferred.tier) else {
                 continue;
             };
-            let (event, source) =
-                self.internal_event(customer_id, DEFERRED_EVENT_TYPE, deferred.due, deferred.decided_at);
-            let score = deferred.score;
-            let vars = EvalVars {
-                set: &self.set,
-                state: turn.state,
-                event: &event,
-                now: deferred.due,
-                score: score.unwrap_or(0.0),
-            };
-            let built = build_action(uc, tier_index, score, &vars, source, "");
+            let due = deferred.due;
+            let built = self.deferred_action(uc, tier_index, deferred, turn.state, customer_id);
             let channel = self.set.policy.channel_or_default(&uc.tiers[tier_index].channel);
             let consents = turn.state.policy.as_deref().is_none_or(|p| p.consents(&channel));
             let c = &mut turn.counters.use_cases[index];
@@ -139,7 +132,7 @@ impl Evaluator {
                     action: &action,
                     value: f64::NAN,
                     outcome,
-                    now: deferred.due,
+                    now: due,
                 },
                 turn,
             );
@@ -148,9 +141,48 @@ impl Evaluator {
                 c.actions_by_tier[tier_index] += 1;
                 c.deferred_delivered += 1;
                 turn.out.action(action);
-                self.start_action_timers(index, tier_index, turn.state, deferred.due);
+                self.start_action_timers(index, tier_index, turn.state, due);
             }
         }
+    }
+
+    /// A deferred action as it was decided — payload, score and recommendations — with the time
+    /// it was decided, sent now as type `deferred` at its due time. State written before format
+    /// 4 kept no payload: then it is computed at delivery, as that version did.
+    fn deferred_action(
+        &self,
+        uc: &UseCase,
+        tier_index: usize,
+        deferred: Deferred,
+        state: &CustomerState,
+        customer_id: &str,
+    ) -> Result<Action, EvalError> {
+        let (event, source) = self.internal_event(customer_id, DEFERRED_EVENT_TYPE, deferred.due, deferred.decided_at);
+        let score = deferred.score;
+        let mut action = match deferred.decided {
+            Some(decided) => {
+                let Decided {
+                    payload,
+                    recommendations,
+                } = *decided;
+                let trigger = (customer_id, DEFERRED_EVENT_TYPE, deferred.due);
+                let mut action = new_action(uc, tier_index, score, trigger, source, "", payload);
+                action.recommendations = recommendations;
+                action
+            }
+            None => {
+                let vars = EvalVars {
+                    set: &self.set,
+                    state,
+                    event: &event,
+                    now: deferred.due,
+                    score: score.unwrap_or(0.0),
+                };
+                build_action(uc, tier_index, score, &vars, source, "")?
+            }
+        };
+        action.decided_at = Some(deferred.decided_at);
+        Ok(action)
     }
 
     /// Starts the timers that use cases link to this use case's (and tier's) actions.

@@ -131,7 +131,7 @@ pub struct AvroAction<'x>(pub &'x Action);
 impl Serialize for AvroAction<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let action = self.0;
-        let mut record = serializer.serialize_struct("ActionEvent", 15)?;
+        let mut record = serializer.serialize_struct("ActionEvent", 16)?;
         record.serialize_field("action_id", &action.action_id)?;
         record.serialize_field("use_case_id", action.use_case_id.as_ref())?;
         record.serialize_field("use_case_version", &action.use_case_version)?;
@@ -154,6 +154,7 @@ impl Serialize for AvroAction<'_> {
             },
         )?;
         record.serialize_field("recommendations", &AvroRecommendations(&action.recommendations))?;
+        record.serialize_field("decided_at", &action.decided_at)?;
         record.end()
     }
 }

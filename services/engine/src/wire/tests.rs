@@ -746,6 +746,13 @@ fn sample_actions() -> Vec<Action> {
             Some(f64::NAN),
             vec![("big", Val::Int(i64::MAX)), ("nan", Val::Double(f64::NAN))],
         ),
+        // sent when quiet hours ended, as decided the evening before
+        Action {
+            event_type: "deferred".into(),
+            recommendations: vec![("p-0001".into(), 0.5)],
+            decided_at: Some(1_717_100_000_000),
+            ..action(Some(0.5), vec![("template", Val::Str(Cow::Borrowed("weekly")))])
+        },
     ]
 }
 
@@ -808,6 +815,11 @@ fn actions_round_trip_through_avro() {
                 _ => false,
             };
             assert!(equal, "payload {name}: {decoded:?} vs {value:?}");
+        }
+        match (field(&fields, "decided_at"), action.decided_at) {
+            (Value::Union(0, null), None) => assert_eq!(**null, Value::Null),
+            (Value::Union(1, at), Some(decided_at)) => assert_eq!(**at, Value::TimestampMillis(decided_at)),
+            (other, at) => panic!("decided_at {other:?} for {at:?}"),
         }
         assert_eq!(
             field(&fields, "source"),
