@@ -34,7 +34,11 @@ fn every_structural_and_semantic_problem_of_the_policy_is_listed_at_once() {
     assert!(hint.contains("did you mean `cooldown`?"), "{hint}");
     let (line, _) = find(&problems, "channels.email.caps[0].max", "-1");
     assert_eq!(line, Some(5));
-    let (line, _) = find(&problems, "quiet_hours.default_timezone", "unknown time zone `Europe/Berln`");
+    let (line, _) = find(
+        &problems,
+        "quiet_hours.default_timezone",
+        "unknown time zone `Europe/Berln`",
+    );
     assert_eq!(line, Some(10));
     let (line, hint) = find(&problems, "holdot", "unknown field `holdot`");
     assert_eq!(line, Some(11));

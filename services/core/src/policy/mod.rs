@@ -4,6 +4,7 @@
 
 mod compile;
 mod config;
+mod parse;
 mod rules;
 mod state;
 #[cfg(test)]
@@ -11,6 +12,7 @@ mod tests;
 
 pub(crate) use compile::check_share;
 pub use config::{Cap, ChannelPolicy, ConsentEvents, Conversion, Policy, QuietHours};
+pub use parse::{parse_policy, ParsedPolicy};
 pub use rules::{in_control, outranks, rank_order, Proposal};
 pub use state::{Consent, Contact, Decided, DecisionEntry, Deferred, Exposure, PolicyState};
 

@@ -6,9 +6,9 @@ use super::{parse_yaml, set_checksum, ActionTimer, SourceFile, UseCase, UseCaseS
 use crate::algo::ModelFile;
 use crate::catalog::{suggest, Catalog};
 use crate::diagnostic::{locate, Diagnostic};
-use crate::policy::{Policy, POLICY_FILE};
+use crate::policy::{parse_policy, Policy, POLICY_FILE};
 use crate::spec::{CatalogSpec, PolicySpec, UseCaseSpec};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 impl UseCaseSet {
     /// Compiles a directory's YAML files (no model files).
@@ -47,26 +47,34 @@ impl UseCaseSet {
         let policy_file = files
             .iter()
             .find(|f| f.path == POLICY_FILE || f.path.ends_with("/policy.yaml"));
+        let mut policy_spec = None;
         let policy = match (policy_file, &catalog) {
-            (Some(file), Some(catalog)) => match parse_yaml::<PolicySpec>(file) {
-                Err(d) => {
-                    problems.push(d);
-                    None
-                }
-                Ok(spec) => match Policy::compile(catalog, &file.path, &spec) {
-                    Ok(policy) => Some(policy),
-                    Err(found) => {
-                        problems.extend(with_lines(found, &file.text));
-                        None
-                    }
-                },
-            },
+            (Some(file), Some(catalog)) => {
+                let parsed = parse_policy(file);
+                let mut found = parsed.problems.clone();
+                let compiled = parsed
+                    .spec
+                    .as_ref()
+                    .and_then(|spec| match Policy::compile(catalog, &file.path, spec) {
+                        Ok(policy) => Some(policy),
+                        Err(more) => {
+                            // a part left out was compiled from a stand-in: already reported
+                            found.extend(more.into_iter().filter(|d| !parsed.is_left_out(&d.key_path)));
+                            None
+                        }
+                    });
+                problems.extend(with_lines(found, &file.text));
+                policy_spec = parsed.spec.map(|spec| (file, spec));
+                compiled.filter(|_| parsed.problems.is_empty())
+            }
             _ => Some(Policy::default()),
         };
         let default_holdout = policy.as_ref().map_or(0.0, |p| p.default_holdout);
 
         let mut use_cases = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
+        // the channels the use cases act in (unknown when a use case cannot be read)
+        let mut channels = Some(BTreeSet::new());
         let mut sorted: Vec<&SourceFile> = files.iter().collect();
         sorted.sort_by(|a, b| a.path.cmp(&b.path));
         for file in sorted {
@@ -79,9 +87,13 @@ impl UseCaseSet {
                 Ok(spec) => spec,
                 Err(d) => {
                     problems.push(d);
+                    channels = None;
                     continue;
                 }
             };
+            if let Some(channels) = &mut channels {
+                channels.extend(spec.channels.iter().cloned());
+            }
             if let Some(first) = ids.insert(spec.id.clone(), file.path.clone()) {
                 problems.push(with_line(
                     Diagnostic::new(&file.path, "id", format!("duplicate use case id `{}`", spec.id))
@@ -94,6 +106,10 @@ impl UseCaseSet {
                 Ok(uc) => use_cases.push(uc),
                 Err(found) => problems.extend(with_lines(found, &file.text)),
             }
+        }
+        // without use cases (yet) there is nothing to check the channels against
+        if let (Some((file, spec)), Some(channels)) = (&policy_spec, channels.filter(|c| !c.is_empty())) {
+            problems.extend(unknown_channels(file, spec, &channels));
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -165,6 +181,30 @@ fn resolve_action_timers(use_cases: &[UseCase], problems: &mut Vec<Diagnostic>) 
         }
     }
     resolved
+}
+
+/// `policy.yaml` channels no use case acts in: their policy would apply to nothing.
+fn unknown_channels(file: &SourceFile, spec: &PolicySpec, channels: &BTreeSet<String>) -> Vec<Diagnostic> {
+    spec.channels
+        .keys()
+        .filter(|name| !channels.contains(*name))
+        .map(|name| {
+            with_line(
+                Diagnostic::new(
+                    &file.path,
+                    format!("channels.{name}"),
+                    format!("no use case acts in channel `{name}`"),
+                )
+                .hint(suggest(
+                    name,
+                    channels.iter().map(String::as_str),
+                    "channels",
+                    "name it in a use case's `channels`, or remove it",
+                )),
+                &file.text,
+            )
+        })
+        .collect()
 }
 
 fn with_line(mut d: Diagnostic, text: &str) -> Diagnostic {
