@@ -446,3 +446,64 @@ fn a_wall_clock_timer_fires_by_the_system_clock_without_new_input() {
     assert_eq!(actions[0].event_ts, T0 + 30 * DAY_MS);
     assert!(fire(T0, T0 + 60 * DAY_MS).is_empty(), "once");
 }
+
+/// A lead-scoring use case whose score fails (integer division by zero: no clicks yet) and whose
+/// tier is `tier`.
+fn failing_score(tier: &str, funnel: bool) -> Arc<UseCaseSet> {
+    let funnel = if funnel {
+        "  funnel: {topic: funnel.stages, stages: [{name: MQL, min_score: 1.0}]}\n"
+    } else {
+        ""
+    };
+    let uc = format!(
+        "{}data: {{triggers: [view], features: [clicks, pricing_views]}}\nalgo:\n  score: double(100 / clicks)\n{funnel}action: {{tiers: [{tier}]}}\n",
+        header("leads", "")
+    );
+    set(&[("leads.yaml", &uc)])
+}
+
+#[test]
+fn an_evaluation_that_fails_counts_one_error_however_many_expressions_fail() {
+    // the tier and the funnel both need the score: one failed evaluation, one error
+    let s = failing_score("{name: mql, min_score: 1.0, type: crm_task, topic: crm}", true);
+    let mut run = Run::new(&s);
+    assert!(run.event(&ev("view", T0, r#""page":"pricing""#)).is_empty());
+    assert_eq!(run.counters.use_cases[0].evaluations, 1);
+    assert_eq!(
+        run.counters.use_cases[0].errors, 1,
+        "errors after one failed evaluation"
+    );
+}
+
+#[test]
+fn an_error_in_a_score_is_counted_only_when_the_score_is_needed() {
+    let s = failing_score(
+        "{name: mql, when: pricing_views >= 2, type: crm_task, topic: crm}",
+        false,
+    );
+    let mut run = Run::new(&s);
+    // no tier matches and none needs the score: it is never evaluated, nothing is counted
+    assert!(run.event(&ev("view", T0, r#""page":"pricing""#)).is_empty());
+    assert_eq!(run.counters.use_cases[0].errors, 0);
+    // the tier matches and its action would carry the score: the error is counted, no action
+    assert!(run.event(&ev("view", T0 + 1, r#""page":"pricing""#)).is_empty());
+    assert_eq!(run.counters.use_cases[0].errors, 1);
+}
+
+#[test]
+fn held_back_by_the_retrigger_policy_counts_evaluations_whose_matching_tiers_were_all_stopped() {
+    let uc = format!(
+        "{}data: {{triggers: [view], features: [pricing_views]}}\nalgo: {{rule: 'true'}}\naction:\n  tiers:\n    - {{name: first, when: pricing_views >= 1, type: email, topic: mail}}\n    - {{name: second, when: pricing_views >= 2, type: crm_task, topic: crm}}\n",
+        header("offer", "")
+    );
+    let s = set(&[("offer.yaml", &uc)]);
+    let mut run = Run::new(&s);
+    let view = |ts| ev("view", ts, r#""page":"pricing""#);
+    assert_eq!(tiers(&run.event(&view(T0))), ["offer/first"]);
+    // `first` matches but acted once already; `second` matches and acts: not held back
+    assert_eq!(tiers(&run.event(&view(T0 + 1))), ["offer/second"]);
+    assert_eq!(run.counters.use_cases[0].retrigger_blocked, 0);
+    // both match, both acted once already: held back, once for the evaluation
+    assert!(run.event(&view(T0 + 2)).is_empty());
+    assert_eq!(run.counters.use_cases[0].retrigger_blocked, 1);
+}

@@ -28,6 +28,8 @@ impl Evaluator {
         let vars = EvalVars::unscored(&self.set, turn.state, trigger);
         let mut score = None;
         let mut acted = None;
+        // one error per evaluation, however many of its expressions fail
+        let mut failed = false;
         match decide(uc, &vars, turn.state, &mut score, scratch) {
             Ok(Decision::Act { tier }) => {
                 let vars = EvalVars {
@@ -54,19 +56,22 @@ impl Evaluator {
                             value,
                         });
                     }
-                    _ => uc_counters.errors += 1,
+                    _ => failed = true,
                 }
             }
             Ok(Decision::Blocked) => uc_counters.retrigger_blocked += 1,
             Ok(Decision::None) => {}
-            Err(_) => uc_counters.errors += 1,
+            Err(_) => failed = true,
         }
         if let Some(funnel) = &uc.funnel {
             let vars = EvalVars::unscored(&self.set, turn.state, trigger);
             match score_once(uc, &vars, &mut score, scratch) {
                 Ok(s) => self.advance_funnel(index, funnel, s, turn, trigger),
-                Err(_) => turn.counters.use_cases[index].errors += 1,
+                Err(_) => failed = true,
             }
+        }
+        if failed {
+            turn.counters.use_cases[index].errors += 1;
         }
         acted
     }
