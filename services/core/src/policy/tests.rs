@@ -127,3 +127,60 @@ fn attribution_window_edge_is_exclusive() {
     s.open_exposure(1, false, 10, 10, &mut totals);
     assert_eq!(totals.exposed, 2);
 }
+
+/// The problems of `policy.yaml` text as (key, message) pairs.
+fn structural(text: &str) -> (bool, Vec<(String, String)>) {
+    let parsed = parse_policy(&crate::usecase::SourceFile {
+        path: POLICY_FILE.into(),
+        text: text.into(),
+    });
+    let problems = parsed
+        .problems
+        .iter()
+        .map(|p| (p.key_path.clone(), p.message.clone()))
+        .collect();
+    (parsed.spec.is_some(), problems)
+}
+
+#[test]
+fn a_misspelt_key_is_reported_once_not_again_as_missing() {
+    let (usable, problems) = structural("holdout: {shar: 0.1}\narbitration: {windw: 1d}\n");
+    assert!(usable);
+    let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["holdout.shar", "arbitration.windw"], "{problems:?}");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_is_reported_once_and_the_rest_read() {
+    let (usable, problems) = structural(
+        "attribution: {window: [30d]}\nconsent: {opt_out: {a: 1}, opt_in: b}\nglobal_caps: [{max: x, window: 1d}, {max: 2, window: 7d}]\n",
+    );
+    assert!(usable);
+    // in the order of the file; `conversions` is missing indeed
+    let keys: Vec<&str> = problems.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "attribution.window",
+            "attribution",
+            "consent.opt_out",
+            "global_caps[0].max"
+        ],
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn text_that_is_not_yaml_is_one_problem_with_the_policy_hint() {
+    let parsed = parse_policy(&crate::usecase::SourceFile {
+        path: POLICY_FILE.into(),
+        text: "channels: {email: [\n".into(),
+    });
+    assert!(parsed.spec.is_none());
+    assert_eq!(parsed.problems.len(), 1);
+    assert!(parsed.problems[0]
+        .hint
+        .as_deref()
+        .unwrap_or_default()
+        .contains("policy.yaml"));
+}
