@@ -1,7 +1,10 @@
-//! Crash injection for the crash tests: `REVENUE_ENGINE_FAILPOINT=<point>:<probability>` makes
-//! the process abort (no cleanup, like SIGKILL) when it reaches `point` — the narrow windows of a
-//! checkpoint that random kills rarely hit. Unset in production; checked once per checkpoint.
+//! Fault injection for the crash and fault suites: `REVENUE_ENGINE_FAILPOINT=<point>:<probability>`.
+//! At a crash point the process aborts (no cleanup, like SIGKILL) — the narrow windows of a
+//! checkpoint that random kills rarely hit. At a fault point ([`PRODUCE`], [`STORE_WRITE`]) the
+//! operation fails the way the real one can, and the engine's own error handling takes over.
+//! Unset in production; a crash point is checked once per checkpoint, a fault point once per call.
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 
 /// Between the changelog records being sent and the commit (transaction or flush).
@@ -10,6 +13,11 @@ pub const BEFORE_COMMIT: &str = "before_commit";
 pub const AFTER_COMMIT: &str = "after_commit";
 /// After the local RocksDB write, before the group offset commit (at-least-once).
 pub const BEFORE_OFFSET_COMMIT: &str = "before_offset_commit";
+/// Not a crash: a record handed to the producer fails, as one librdkafka refuses or cannot
+/// deliver does (counted as a failed delivery; the record is not sent).
+pub const PRODUCE: &str = "produce";
+/// Not a crash: a checkpoint's RocksDB batch write returns an error (nothing is written).
+pub const STORE_WRITE: &str = "store_write";
 
 struct Failpoint {
     point: String,
@@ -32,18 +40,26 @@ fn configured() -> Option<&'static Failpoint> {
         .as_ref()
 }
 
-/// Aborts the process at `point` with the configured probability.
-pub fn hit(point: &str) {
-    let Some(failpoint) = configured() else { return };
+/// Whether `point` is the configured one and fires now (with its probability).
+fn fires(point: &str) -> bool {
+    let Some(failpoint) = configured() else { return false };
     if failpoint.point != point {
-        return;
+        return false;
     }
+    // calls within one clock tick must not all roll alike: a counter is mixed in
+    static CALLS: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let roll = u64::from(nanos.wrapping_mul(2_654_435_761));
-    if roll < failpoint.threshold {
+    let mixed = nanos ^ CALLS.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9E37_79B9);
+    let roll = u64::from(mixed.wrapping_mul(2_654_435_761));
+    roll < failpoint.threshold
+}
+
+/// Aborts the process at crash point `point` with the configured probability.
+pub fn hit(point: &str) {
+    if fires(point) {
         // the crash suite reads this line; tracing may not flush before the abort
         #[allow(clippy::print_stderr)]
         {
@@ -51,4 +67,13 @@ pub fn hit(point: &str) {
         }
         std::process::abort();
     }
+}
+
+/// Whether the operation at fault point `point` fails this time (the caller makes it fail).
+pub fn fails(point: &str) -> bool {
+    let fired = fires(point);
+    if fired {
+        tracing::warn!(failpoint = point, "failpoint: injecting a failure");
+    }
+    fired
 }

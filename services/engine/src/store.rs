@@ -451,6 +451,12 @@ impl PartitionStore {
         if let Some(next) = changelog_next {
             batch.put_cf(meta, CHANGELOG_NEXT_KEY, next.to_le_bytes());
         }
+        if crate::failpoint::fails(crate::failpoint::STORE_WRITE) {
+            return Err(StoreError::Io {
+                path: self.path.clone(),
+                source: std::io::Error::other("failpoint store_write: the batch write failed"),
+            });
+        }
         self.db.write(batch).map_err(|source| StoreError::RocksDb {
             path: self.path.clone(),
             source,

@@ -16,6 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod poison;
+mod proxy;
+pub use poison::{poison_feed, FeedItem, Poison};
+pub use proxy::{Outage, Proxy};
+
 /// The benchmark's input topic and partition count, and the topics its use cases act on.
 pub const INPUT: &str = "events";
 pub const PARTITIONS: i32 = 8;
@@ -247,21 +252,43 @@ pub fn murmur2_partition(key: &[u8], partitions: i32) -> i32 {
 /// customer's final state.
 pub struct OfflineRun {
     pub action_ids: HashSet<String>,
+    /// Distinct actions per action type.
+    pub action_types: BTreeMap<String, usize>,
     pub states: BTreeMap<String, CustomerState>,
     /// Events per input partition: the offsets a finished engine has committed.
     pub end_offsets: BTreeMap<i32, i64>,
+    /// Where each poison message of the feed lands (partition, offset), in feed order.
+    pub poison_offsets: Vec<(i32, i64)>,
 }
 
 pub fn offline_run(lines: &[String]) -> OfflineRun {
+    let feed: Vec<FeedItem> = lines.iter().cloned().map(FeedItem::Line).collect();
+    offline_run_feed(&feed)
+}
+
+/// [`offline_run`] over a feed with poison messages mixed in: each takes an offset in its
+/// partition (so later action ids, which hash offsets, move) and changes nothing else.
+pub fn offline_run_feed(feed: &[FeedItem]) -> OfflineRun {
     let set = Arc::new(revenue_usecases::load_dir(&repo().join("usecases/benchmark")).expect("loads"));
     let mut processor = Processor::new(set.clone(), Mode::Engine);
     let mut counters = revenue_core::Counters::for_set(&set);
     let mut run = OfflineRun {
         action_ids: HashSet::new(),
+        action_types: BTreeMap::new(),
         states: BTreeMap::new(),
         end_offsets: BTreeMap::new(),
+        poison_offsets: Vec::new(),
     };
-    for line in lines {
+    for item in feed {
+        let line = match item {
+            FeedItem::Line(line) => line,
+            FeedItem::Poison(poison) => {
+                let offset = run.end_offsets.entry(poison.partition).or_insert(0);
+                run.poison_offsets.push((poison.partition, *offset));
+                *offset += 1;
+                continue;
+            }
+        };
         let event = revenue_core::decode_json(&set.catalog, line.as_bytes(), None).expect("decodes");
         let customer = event.customer_id().to_string();
         let partition = murmur2_partition(customer.as_bytes(), PARTITIONS);
@@ -276,7 +303,9 @@ pub fn offline_run(lines: &[String]) -> OfflineRun {
             offset: *offset,
         };
         processor.process(state, &event, source, &mut counters, &mut |a: Action| {
-            run.action_ids.insert(a.action_id);
+            if run.action_ids.insert(a.action_id) {
+                *run.action_types.entry(a.action_type.to_string()).or_default() += 1;
+            }
         });
         *offset += 1;
     }
@@ -292,6 +321,21 @@ pub struct Tansu {
 
 impl Tansu {
     pub fn start() -> Tansu {
+        let address = format!("127.0.0.1:{}", free_port());
+        Tansu::start_at(&address, &address)
+    }
+
+    /// Tansu listening on a port of its own and advertising a [`Proxy`]'s address, which
+    /// forwards to it: every client (they learn broker addresses from metadata) goes through the
+    /// proxy, which can make the broker unreachable. `bootstrap` is the proxy's address.
+    pub fn start_behind_proxy() -> (Tansu, Proxy) {
+        let listen = format!("127.0.0.1:{}", free_port());
+        let advertised = format!("127.0.0.1:{}", free_port());
+        let proxy = Proxy::start(&advertised, &listen);
+        (Tansu::start_at(&listen, &advertised), proxy)
+    }
+
+    fn start_at(listen: &str, advertised: &str) -> Tansu {
         let script = repo().join("scripts/tansu.sh");
         let out = std::process::Command::new("bash")
             .arg(&script)
@@ -304,19 +348,13 @@ impl Tansu {
             String::from_utf8_lossy(&out.stderr)
         );
         let bin = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let bootstrap = format!("127.0.0.1:{port}");
-        let url = format!("tcp://{bootstrap}");
         let child = std::process::Command::new(bin)
             .args([
                 "broker",
                 "--listener-url",
-                &url,
+                &format!("tcp://{listen}"),
                 "--advertised-listener-url",
-                &url,
+                &format!("tcp://{advertised}"),
                 "--storage-engine",
                 "memory://tansu/",
             ])
@@ -325,9 +363,12 @@ impl Tansu {
             .spawn()
             .expect("tansu starts");
         wait_for("Tansu listening", Duration::from_secs(20), || {
-            std::net::TcpStream::connect(&bootstrap).is_ok()
+            std::net::TcpStream::connect(listen).is_ok()
         });
-        Tansu { child, bootstrap }
+        Tansu {
+            child,
+            bootstrap: advertised.to_string(),
+        }
     }
 
     pub fn create_topics(&self, topics: &[(&str, i32)]) {

@@ -5,7 +5,9 @@
 use super::clients::{DeliveryLog, ProducerCtx};
 use super::Status;
 use crate::config::EngineConfig;
+use crate::failpoint;
 use crate::wire::{ActionEncoder, WireError, ENCODE_FAILED};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders, ToBytes};
 use rdkafka::producer::{BaseRecord, ThreadedProducer};
 use revenue_core::processor::DecisionRecord;
@@ -159,6 +161,11 @@ impl Outputs {
     /// Produces, waiting while the local queue is full; other errors are counted as failed
     /// deliveries, so the next checkpoint refuses to commit past them.
     pub(super) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(&self, record: BaseRecord<'_, K, P>) {
+        if failpoint::fails(failpoint::PRODUCE) {
+            self.delivery
+                .record_failure(&KafkaError::MessageProduction(RDKafkaErrorCode::Fail));
+            return;
+        }
         if let Err(e) = crate::produce::send_when_queued(&self.producer, record) {
             self.delivery.record_failure(&e);
         }
