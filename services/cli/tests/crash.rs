@@ -16,9 +16,9 @@
 #[allow(dead_code)]
 mod suite;
 
+use std::time::{Duration, Instant};
 use suite::scenario::Scenario;
 use suite::Guarantee;
-use std::time::{Duration, Instant};
 
 /// How one crash of the single-instance tests happens.
 #[derive(Clone, Copy)]

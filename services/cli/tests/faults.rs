@@ -25,10 +25,10 @@ mod faults {
     pub mod poison;
 }
 
-use suite::scenario::{BrokerKind, Scenario};
-use suite::{Guarantee, Instance};
 use revenue_testkit::{bench_lines, FeedItem};
 use std::time::Duration;
+use suite::scenario::{BrokerKind, Scenario};
+use suite::{Guarantee, Instance};
 
 /// `FAULTS_LONG=1`: the long variants.
 fn long() -> bool {

@@ -26,7 +26,10 @@ pub struct Poison {
 /// over it once the dead-letter headers are added.
 pub const BIG_PAYLOAD: usize = 999_000;
 
-fn bad_events(customer: &str, big: bool) -> Vec<(&'static str, Option<&str>, Option<Vec<u8>>)> {
+/// A bad event's kind, key (none: no customer id) and payload (none: a tombstone).
+type BadEvent<'a> = (&'static str, Option<&'a str>, Option<Vec<u8>>);
+
+fn bad_events(customer: &str, big: bool) -> Vec<BadEvent<'_>> {
     let c = customer;
     let text = |s: String| Some(s.into_bytes());
     let mut out = vec![
