@@ -48,8 +48,9 @@ fn lines(lines: Vec<String>) -> Vec<FeedItem> {
     lines.into_iter().map(FeedItem::Line).collect()
 }
 
-/// One instance with `failpoint` set on every start, fed at a steady pace; restarted whenever
-/// the injected fault makes it exit. Checks everything at the end.
+/// One instance with `failpoint` set on every start while the feed flows at a steady pace;
+/// restarted whenever the injected fault makes it exit; restarted without the failpoint once the
+/// feed is done. Checks everything at the end.
 fn under_failpoint(kind: BrokerKind, guarantee: Guarantee, group: &'static str, failpoint: &str) {
     let mut scenario = Scenario::start_on(kind, group, guarantee, lines(workload()));
     println!("fault schedule: REVENUE_ENGINE_FAILPOINT={failpoint} on every start of engine-0");
@@ -59,7 +60,8 @@ fn under_failpoint(kind: BrokerKind, guarantee: Guarantee, group: &'static str, 
     engine.wait_ready();
     let feeder = scenario.feed(500);
     keep_alive_while(&feeder, &mut [&mut engine]);
-    scenario.say("feed done");
+    scenario.say("feed done: the fault window closes");
+    engine.restart_without_failpoint();
     scenario.finish(feeder, &mut [&mut engine], &[]);
     assert!(
         engine.log().contains("failpoint: injecting a failure"),

@@ -22,9 +22,10 @@ pub struct Poison {
     pub partition: i32,
 }
 
-/// Size of the oversized poison's payload: about 1 MB, under the broker's default limit but
-/// over it once the dead-letter headers are added.
-pub const BIG_PAYLOAD: usize = 999_000;
+/// Size of the oversized poison's payload: with its key it fits librdkafka's and Kafka's default
+/// `message.max.bytes` (1,000,000), with the dead-letter headers (`reason`, `error`, source
+/// topic, partition and offset: ~150 bytes) its dead-letter copy does not.
+pub const BIG_PAYLOAD: usize = 999_950;
 
 /// A bad event's kind, key (none: no customer id) and payload (none: a tombstone).
 type BadEvent<'a> = (&'static str, Option<&'a str>, Option<Vec<u8>>);

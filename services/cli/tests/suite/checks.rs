@@ -162,6 +162,13 @@ pub fn check_dead_letters(bootstrap: &str, feed: &[FeedItem], offline: &OfflineR
             bad.kind
         );
         assert!(!letter.headers["error"].is_empty());
+        let reason = letter.headers["reason"].as_str();
+        match bad.kind {
+            "ts_max" | "ts_negative" => assert_eq!(reason, "timestamp_out_of_range", "{}", bad.kind),
+            "oversized_1mb" => assert_eq!(reason, "invalid_json", "{}", bad.kind),
+            "tombstone" => assert!(!reason.is_empty()),
+            kind => assert_eq!(reason, kind),
+        }
         let copies = seen.entry(at).or_default();
         if *copies == 0 {
             *reasons.entry((letter.headers["reason"].clone(), bad.kind)).or_default() += 1;

@@ -200,6 +200,19 @@ log:
         }
     }
 
+    /// Ends a fault window: SIGTERM (the exit may fail when the fault hits the last checkpoint)
+    /// and a start without the failpoint.
+    pub fn restart_without_failpoint(&mut self) {
+        self.failpoint = None;
+        self.signal("-TERM");
+        if let Some(mut child) = self.child.take() {
+            let status = wait_exit(&mut child, Duration::from_secs(60))
+                .unwrap_or_else(|| panic!("{}: no exit 60 s after SIGTERM", self.name));
+            println!("{}: stopped ({status}), restarted without the failpoint", self.name);
+        }
+        self.spawn();
+    }
+
     /// Waits until the process aborts itself at its failpoint.
     pub fn wait_crash(&mut self) {
         let mut child = self.child.take().expect("running");

@@ -163,7 +163,7 @@ impl Outputs {
     pub(super) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(&self, record: BaseRecord<'_, K, P>) {
         if failpoint::fails(failpoint::PRODUCE) {
             self.delivery
-                .record_failure(&KafkaError::MessageProduction(RDKafkaErrorCode::Fail));
+                .record_failure(&KafkaError::MessageProduction(RDKafkaErrorCode::Application));
             return;
         }
         if let Err(e) = crate::produce::send_when_queued(&self.producer, record) {
