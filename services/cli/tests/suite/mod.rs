@@ -203,6 +203,8 @@ log:
     /// Ends a fault window: SIGTERM (the exit may fail when the fault hits the last checkpoint)
     /// and a start without the failpoint.
     pub fn restart_without_failpoint(&mut self) {
+        // joined first: Tansu 0.6's coordinator can wedge when a member leaves mid-join
+        self.wait_ready();
         self.failpoint = None;
         self.signal("-TERM");
         if let Some(mut child) = self.child.take() {
