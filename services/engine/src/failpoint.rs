@@ -1,6 +1,6 @@
 //! Fault injection for the crash and fault suites: `REVENUE_ENGINE_FAILPOINT=<point>:<probability>`.
 //! At a crash point the process aborts (no cleanup, like SIGKILL) — the narrow windows of a
-//! checkpoint that random kills rarely hit. At a fault point ([`PRODUCE`], [`STORE_WRITE`]) the
+//! checkpoint that random kills rarely hit. At a fault point ([`PRODUCE`], [`PRODUCE_OUTPUT`], [`STORE_WRITE`]) the
 //! operation fails the way the real one can, and the engine's own error handling takes over.
 //! Unset in production; a crash point is checked once per checkpoint, a fault point once per call.
 
@@ -16,6 +16,8 @@ pub const BEFORE_OFFSET_COMMIT: &str = "before_offset_commit";
 /// Not a crash: a record handed to the producer fails, as one librdkafka refuses or cannot
 /// deliver does (counted as a failed delivery; the record is not sent).
 pub const PRODUCE: &str = "produce";
+/// As [`PRODUCE`], for actions, decision records and dead letters only (changelog records spared).
+pub const PRODUCE_OUTPUT: &str = "produce_output";
 /// Not a crash: a checkpoint's RocksDB batch write returns an error (nothing is written).
 pub const STORE_WRITE: &str = "store_write";
 
@@ -38,6 +40,11 @@ fn configured() -> Option<&'static Failpoint> {
             })
         })
         .as_ref()
+}
+
+/// Whether any failpoint is configured (a cheap check before work only a failpoint needs).
+pub fn active() -> bool {
+    configured().is_some()
 }
 
 /// Whether `point` is the configured one and fires now (with its probability).

@@ -35,6 +35,8 @@ pub(super) struct Outputs {
     dead_letter_topic: Arc<str>,
     /// Actions dead-lettered since the last checkpoint (counted there).
     encode_failures: u64,
+    /// The changelog topic, which the `produce_output` failpoint spares.
+    changelog_topic: Option<String>,
 }
 
 impl Outputs {
@@ -57,6 +59,7 @@ impl Outputs {
             audit_records: 0,
             dead_letter_topic: Arc::from(config.kafka.dead_letter_topic.as_str()),
             encode_failures: 0,
+            changelog_topic: config.changelog_topic(),
         }
     }
 
@@ -161,10 +164,14 @@ impl Outputs {
     /// Produces, waiting while the local queue is full; other errors are counted as failed
     /// deliveries, so the next checkpoint refuses to commit past them.
     pub(super) fn send<K: ToBytes + ?Sized, P: ToBytes + ?Sized>(&self, record: BaseRecord<'_, K, P>) {
-        if failpoint::fails(failpoint::PRODUCE) {
-            self.delivery
-                .record_failure(&KafkaError::MessageProduction(RDKafkaErrorCode::Application));
-            return;
+        if failpoint::active() {
+            let output = self.changelog_topic.as_deref() != Some(record.topic);
+            if failpoint::fails(failpoint::PRODUCE) || (output && failpoint::fails(failpoint::PRODUCE_OUTPUT)) {
+                tracing::warn!(topic = record.topic, "failpoint: this record fails");
+                self.delivery
+                    .record_failure(&KafkaError::MessageProduction(RDKafkaErrorCode::Application));
+                return;
+            }
         }
         if let Err(e) = crate::produce::send_when_queued(&self.producer, record) {
             self.delivery.record_failure(&e);
