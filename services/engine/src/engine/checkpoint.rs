@@ -1,18 +1,20 @@
 //! The checkpoint protocol: what makes an interval's work durable, in this order.
 //!
-//! 1. Every action, dead letter and decision record produced since the last checkpoint is
-//!    acknowledged by the broker (at-least-once; exactly-once: they belong to the transaction
-//!    that commits at step 3). A failed delivery stops here: nothing of this interval becomes
-//!    restorable, so a restart processes it again.
-//! 2. Each changed partition's customers go to the changelog, followed by one record with the
-//!    input offsets they start from and reach — the record that makes the checkpoint restorable.
-//! 3. The changelog records are acknowledged too (exactly-once: everything and the input offsets
-//!    commit as one transaction first).
-//! 4. Local state, input offsets and changelog position are written in one RocksDB batch per
-//!    partition — only after step 3, so the store never holds what Kafka may lose.
-//! 5. The input offsets are committed to the group (at-least-once; exactly-once committed them
+//! 1. Each changed partition's customers go to the changelog — not restorable yet: a restore
+//!    applies a checkpoint only once its offsets record (step 3) has arrived.
+//! 2. Every action, dead letter, decision record and customer record produced since the last
+//!    checkpoint is acknowledged by the broker (at-least-once). A failed delivery stops here:
+//!    nothing of this interval becomes restorable, so a restart processes it again.
+//! 3. Per changed partition, one record with the input offsets its customers start from and
+//!    reach: the record that makes the checkpoint restorable.
+//! 4. It is acknowledged too (exactly-once: a record that failed to be sent is not in the
+//!    transaction, so it is aborted; otherwise everything and the input offsets commit as one
+//!    transaction).
+//! 5. Local state, input offsets and changelog position are written in one RocksDB batch per
+//!    partition — only after step 4, so the store never holds what Kafka may lose.
+//! 6. The input offsets are committed to the group (at-least-once; exactly-once committed them
 //!    with the transaction).
-//! 6. What the checkpoint covered is published as metrics.
+//! 7. What the checkpoint covered is published as metrics.
 //!
 //! A failed transaction is aborted and everything since the last checkpoint is discarded: the
 //! cached state dropped, every partition rewound to the offsets stored with its state.
@@ -55,10 +57,16 @@ impl Transaction {
     }
 }
 
-/// A partition's changes, sent to the changelog at step 1 and written to its store at step 3.
+/// A partition's changes, sent to the changelog at step 1 and written to its store at step 5.
 struct PendingWrite {
     task: usize,
     changes: Vec<Change>,
+}
+
+/// What one checkpoint writes: its id (the changelog header) and each changed partition's changes.
+struct Checkpoint {
+    id: [u8; 8],
+    pending: Vec<PendingWrite>,
 }
 
 impl Worker {
@@ -74,22 +82,30 @@ impl Worker {
         }
         self.suspect_until = None;
         let started = Instant::now();
-        // 1. what this interval produced is acknowledged before anything makes it restorable: a
-        // changelog checkpoint whose dead letter or action was lost would be restored past it
+        // 1. the changed customers go to the changelog, not restorable yet …
+        let checkpoint = self.send_changes_to_changelog();
+        // 2. … everything produced so far is acknowledged before anything makes it restorable:
+        // a checkpoint whose dead letter, action or customer record was lost would be restored
+        // past it …
         if !self.transaction.enabled {
             self.await_acknowledgements()?;
         }
-        // 2. the changed state goes to the changelog (with the offsets it starts from and reaches) …
-        let pending = self.send_changes_to_changelog()?;
-        let wrote = !pending.is_empty();
+        // 3. … then the offsets records make it restorable …
+        self.send_offsets_records(&checkpoint)?;
+        let wrote = !checkpoint.pending.is_empty();
         if wrote {
             failpoint::hit(BEFORE_COMMIT);
         }
-        // 3. … and acknowledged (exactly-once: everything and the input offsets commit as one
+        // 4. … and are acknowledged (exactly-once: everything and the input offsets commit as one
         // transaction; local state is written only after) …
         if self.transaction.enabled {
             if !self.transaction.open {
                 return Ok(()); // nothing was processed since the last checkpoint
+            }
+            // a record refused at send is not in the transaction: committing would lose it
+            if let Some((failed, last)) = self.outputs.delivery.failures() {
+                self.abort_open_transaction()?;
+                return Err(EngineError::Delivery { failed, last });
             }
             let offsets = self.input_positions()?;
             if let Err(e) = self.commit_transaction(consumer, &offsets) {
@@ -100,41 +116,52 @@ impl Worker {
         if wrote {
             failpoint::hit(AFTER_COMMIT);
         }
-        // 4. … then local state, input offsets and changelog position in one batch per partition …
-        self.write_local_state(pending)?;
+        // 5. … then local state, input offsets and changelog position in one batch per partition …
+        self.write_local_state(checkpoint.pending)?;
         if wrote {
             failpoint::hit(BEFORE_OFFSET_COMMIT);
         }
-        // 5. … and last the offsets are committed to the group
+        // 6. … and last the offsets are committed to the group
         let offsets = self.input_positions()?;
         if !self.transaction.enabled {
             commit_offsets(consumer, &offsets, sync);
         }
-        // 6. what the checkpoint covered is published
+        // 7. what the checkpoint covered is published
         self.publish_metrics();
         self.metrics.checkpoint_seconds.observe(started.elapsed().as_secs_f64());
         self.metrics.commits.inc();
         Ok(())
     }
 
-    /// Step 2: takes the changed customers of every changed partition (they count as clean from
+    /// Step 1: takes the changed customers of every changed partition (they count as clean from
     /// now on) and, with a changelog, sends them there under a new checkpoint id.
-    fn send_changes_to_changelog(&mut self) -> Result<Vec<PendingWrite>, EngineError> {
+    fn send_changes_to_changelog(&mut self) -> Checkpoint {
         self.checkpoint_id = self.checkpoint_id.wrapping_add(1);
         let id = self.checkpoint_id.to_le_bytes();
         let mut pending = Vec::new();
         for (index, task) in self.tasks.iter_mut().enumerate().filter(|(_, t)| t.dirty) {
             let changes = task.store.take_changes(&self.set.catalog);
             if let Some(changelog) = &self.changelog {
-                send_to_changelog(&self.outputs, changelog, &id, task, &changes)?;
+                send_customers(&self.outputs, changelog, &id, task.partition, &changes);
             }
             task.dirty = false;
             pending.push(PendingWrite { task: index, changes });
         }
-        Ok(pending)
+        Checkpoint { id, pending }
     }
 
-    /// Steps 1 and 3: waits until the broker acknowledged every record produced so far; refuses
+    /// Step 3: with a changelog, each changed partition's offsets record.
+    fn send_offsets_records(&self, checkpoint: &Checkpoint) -> Result<(), EngineError> {
+        let Some(changelog) = &self.changelog else {
+            return Ok(());
+        };
+        for write in &checkpoint.pending {
+            send_offsets_record(&self.outputs, changelog, &checkpoint.id, &self.tasks[write.task])?;
+        }
+        Ok(())
+    }
+
+    /// Steps 2 and 4: waits until the broker acknowledged every record produced so far; refuses
     /// to go on when any failed.
     fn await_acknowledgements(&self) -> Result<(), EngineError> {
         self.outputs.producer.flush(Timeout::After(Duration::from_secs(120)))?;
@@ -144,7 +171,7 @@ impl Worker {
         }
     }
 
-    /// Step 4: one batch per partition with its changes, its input offsets and the changelog
+    /// Step 5: one batch per partition with its changes, its input offsets and the changelog
     /// position they reflect; the partition's earliest due times move to the timers just set.
     fn write_local_state(&mut self, pending: Vec<PendingWrite>) -> Result<(), EngineError> {
         let changelog_next = self.outputs.delivery.changelog_next();
@@ -177,7 +204,7 @@ impl Worker {
         Ok(tpl)
     }
 
-    /// Step 6: state size, counter deltas, decision records and events per topic.
+    /// Step 7: state size, counter deltas, decision records and events per topic.
     fn publish_metrics(&mut self) {
         let (mut bytes, mut cached, mut corrupt) = (0u64, 0usize, 0u64);
         for task in &self.tasks {
@@ -290,33 +317,31 @@ impl Worker {
     }
 }
 
-/// Step 2 for one partition: its changed customers, then the offsets record naming the input
-/// offsets the stored state starts from and the ones these changes reach (the restore chains
-/// checkpoints by them).
-fn send_to_changelog(
-    outputs: &Outputs,
-    changelog: &str,
-    id: &[u8; 8],
-    task: &Task,
-    changes: &[Change],
-) -> Result<(), StoreError> {
-    let header = || {
-        OwnedHeaders::new_with_capacity(1).insert(Header {
-            key: CHECKPOINT_HEADER,
-            value: Some(id),
-        })
-    };
+fn checkpoint_header(id: &[u8; 8]) -> OwnedHeaders {
+    OwnedHeaders::new_with_capacity(1).insert(Header {
+        key: CHECKPOINT_HEADER,
+        value: Some(id),
+    })
+}
+
+/// Step 1 for one partition: its changed customers, an expired one as a tombstone.
+fn send_customers(outputs: &Outputs, changelog: &str, id: &[u8; 8], partition: i32, changes: &[Change]) {
     for change in changes {
         // an expired customer is a tombstone: compaction forgets it
         let mut record = BaseRecord::to(changelog)
-            .partition(task.partition)
+            .partition(partition)
             .key(change.id.as_bytes())
-            .headers(header());
+            .headers(checkpoint_header(id));
         if let Some(bytes) = &change.value {
             record = record.payload(bytes.as_slice());
         }
         outputs.send(record);
     }
+}
+
+/// Step 3 for one partition: the offsets record naming the input offsets the stored state starts
+/// from and the ones these changes reach (the restore chains checkpoints by them).
+fn send_offsets_record(outputs: &Outputs, changelog: &str, id: &[u8; 8], task: &Task) -> Result<(), StoreError> {
     let mut from = Vec::with_capacity(task.inputs.len());
     for input in &task.inputs {
         if let Some(stored) = task.store.next_offset(&input.topic)? {
@@ -328,12 +353,12 @@ fn send_to_changelog(
         .partition(task.partition)
         .key(INPUT_OFFSETS_KEY)
         .payload(encoded.as_slice())
-        .headers(header());
+        .headers(checkpoint_header(id));
     outputs.send(record);
     Ok(())
 }
 
-/// Step 5 (at-least-once): a failed commit is only logged — the offsets stored with the state
+/// Step 6 (at-least-once): a failed commit is only logged — the offsets stored with the state
 /// decide where a partition resumes.
 fn commit_offsets<C: ConsumerContext>(consumer: &BaseConsumer<C>, offsets: &TopicPartitionList, sync: bool) {
     if offsets.count() == 0 {

@@ -2,9 +2,10 @@
 //! evaluates the use cases on every event and produces actions.
 //!
 //! Delivery is at-least-once, designed for exactly-once: every commit interval the checkpoint
-//! ([`checkpoint`], its protocol as numbered steps) waits until the broker acknowledged every
-//! action and dead letter, writes the changed customers to the changelog and waits for those too
-//! (or commits everything as one transaction), then writes state and next input offsets in one RocksDB batch per partition and
+//! ([`checkpoint`], its protocol as numbered steps) writes the changed customers to the
+//! changelog, waits until the broker acknowledged them and every action and dead letter, then
+//! writes the records that make the checkpoint restorable and waits for those too (or commits
+//! everything as one transaction), then writes state and next input offsets in one RocksDB batch per partition and
 //! commits the offsets to the group. On assignment a partition resumes from the offset stored
 //! with its state, so state and input position never disagree. All Kafka polling and RocksDB
 //! work runs on the engine's own thread, never on an async runtime.
