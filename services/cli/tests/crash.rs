@@ -405,7 +405,7 @@ fn check_state(bootstrap: &str, group: &str, guarantee: Guarantee, offline: &Off
         .set("group.id", "crash-check")
         .set("enable.partition.eof", "true")
         .set("fetch.wait.max.ms", "20")
-        .create_with_context(RestoreContext::default())
+        .create_with_context(RestoreContext)
         .expect("restorer");
     let fresh = tempfile::tempdir().expect("dir");
     let changelog = format!("{group}.state-changelog");

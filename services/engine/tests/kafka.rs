@@ -594,7 +594,7 @@ fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_t
         .set("bootstrap.servers", &tansu.bootstrap)
         .set("group.id", "restore-test")
         .set("enable.partition.eof", "true")
-        .create_with_context(RestoreContext::default())
+        .create_with_context(RestoreContext)
         .expect("restorer");
     let restored = |committed: Option<&std::collections::BTreeMap<String, i64>>| {
         let dir = tempfile::tempdir().expect("dir");

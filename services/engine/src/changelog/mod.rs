@@ -18,29 +18,12 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::ClientConfig;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Context of the consumer that reads changelogs: the end-of-partition events it asks for are
-/// how a restore knows it is done, not errors worth a log line. It also keeps the log end of
-/// each partition as the broker's fetch responses report it (through librdkafka's statistics):
-/// a broker that answers a read beyond the end with silence rather than an error (Tansu) still
-/// tells the end there, while its high watermark on request under-reports it.
+/// how a restore knows it is done, not errors worth a log line.
 #[derive(Default)]
-pub struct RestoreContext {
-    fetched_ends: Mutex<BTreeMap<(String, i32), (i64, Instant)>>,
-}
-
-impl RestoreContext {
-    /// The log end of `topic`/`partition` the latest fetch responses reported, if statistics
-    /// about it arrived after `since`.
-    fn fetched_end(&self, topic: &str, partition: i32, since: Instant) -> Option<i64> {
-        let ends = self.fetched_ends.lock().ok()?;
-        ends.get(&(topic.to_string(), partition))
-            .filter(|(_, at)| *at >= since)
-            .map(|(end, _)| *end)
-    }
-}
+pub struct RestoreContext;
 
 impl rdkafka::ClientContext for RestoreContext {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -52,27 +35,13 @@ impl rdkafka::ClientContext for RestoreContext {
             tracing::error!(error = %error, reason, "changelog reader");
         }
     }
-
-    fn stats(&self, statistics: rdkafka::Statistics) {
-        let now = Instant::now();
-        if let Ok(mut ends) = self.fetched_ends.lock() {
-            for (topic, stats) in statistics.topics {
-                for (partition, p) in stats.partitions {
-                    if partition >= 0 && p.hi_offset >= 0 {
-                        ends.insert((topic.clone(), partition), (p.hi_offset, now));
-                    }
-                }
-            }
-        }
-    }
 }
 
 impl ConsumerContext for RestoreContext {}
 
 /// The assign-only consumer that reads changelogs, from the shared client settings
 /// (`bootstrap.servers` and the user's properties): `read_committed`, end-of-partition events,
-/// an error (not a silent reset) when a store's position is beyond the end, and statistics
-/// for brokers that answer that with silence.
+/// and an error (not a silent reset) when a store's position is beyond the end.
 pub fn restorer(mut config: ClientConfig, group_id: &str) -> Result<BaseConsumer<RestoreContext>, KafkaError> {
     config
         .set("group.id", group_id)
@@ -80,7 +49,6 @@ pub fn restorer(mut config: ClientConfig, group_id: &str) -> Result<BaseConsumer
         .set("enable.partition.eof", "true")
         .set("isolation.level", "read_committed")
         .set("auto.offset.reset", "error")
-        .set("statistics.interval.ms", "250")
         .set("fetch.queue.backoff.ms", "1")
         // an empty fetch at the end of a partition returns after this long
         .set("fetch.wait.max.ms", "20")

@@ -1,11 +1,9 @@
 //! Reading a partition's changelog into its store.
 
 use super::chain::Chain;
-use super::{
-    decode_offsets, ChangelogError, RestoreContext, Restored, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY, RESTORE_BATCH,
-};
+use super::{decode_offsets, ChangelogError, Restored, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY, RESTORE_BATCH};
 use crate::store::PartitionStore;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::types::RDKafkaErrorCode;
@@ -13,9 +11,9 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// How long a broker may stay silent at a store's position before the log end its fetch
-/// responses report decides whether the position is beyond it.
-const SILENCE: Duration = Duration::from_millis(2_000);
+/// How long a broker may stay silent at a store's position before the restore asks where the
+/// log ends.
+const SILENCE: Duration = Duration::from_millis(1_000);
 
 /// The broker's first answer to reading at a store's local changelog position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,14 +22,15 @@ enum Answer {
     Data,
     /// The position is out of range (Kafka, and `auto.offset.reset=error` reports it).
     OutOfRange,
-    /// Nothing yet; `end` is the log end the broker's fetch responses reported meanwhile.
+    /// Nothing (Tansu's answer beyond the end); `end` is where reading showed the log ends, once
+    /// the silence lasted long enough to ask.
     Silence { end: Option<i64> },
 }
 
 /// Whether a store's local changelog position is beyond the changelog's end, so the store was
 /// written against another topic (deleted and recreated, or a fresh broker) and must be rebuilt.
 /// A high watermark the broker reports on request is no evidence (Tansu under-reports it), so
-/// only its answer to reading at the position counts.
+/// only what reading shows counts.
 fn beyond_end(local: i64, answer: Answer) -> bool {
     match answer {
         Answer::Data => false,
@@ -40,18 +39,36 @@ fn beyond_end(local: i64, answer: Answer) -> bool {
     }
 }
 
-fn answer(polled: &Option<Result<BorrowedMessage<'_>, KafkaError>>, end: impl FnOnce() -> Option<i64>) -> Answer {
+fn answer(polled: &Option<Result<BorrowedMessage<'_>, KafkaError>>) -> Answer {
     match polled {
         Some(Err(KafkaError::MessageConsumption(
             RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
         ))) => Answer::OutOfRange,
         Some(_) => Answer::Data,
-        None => Answer::Silence { end: end() },
+        None => Answer::Silence { end: None },
     }
 }
 
-fn assign(
-    restorer: &BaseConsumer<RestoreContext>,
+/// Where the log of `partition` really ends: read from the reported high watermark (which may
+/// under-report, never over-report) to the end-of-partition event.
+fn log_end<C: ConsumerContext>(restorer: &BaseConsumer<C>, topic: &str, partition: i32) -> Result<i64, KafkaError> {
+    let (_, reported) = restorer.fetch_watermarks(topic, partition, Duration::from_secs(15))?;
+    assign(restorer, topic, partition, Offset::Offset(reported))?;
+    let mut end = reported;
+    let asked = Instant::now();
+    while asked.elapsed() < Duration::from_secs(30) {
+        match restorer.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => end = end.max(m.offset() + 1),
+            Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
+            Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(e)) => return Err(e),
+        }
+    }
+    Ok(end)
+}
+
+fn assign<C: ConsumerContext>(
+    restorer: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
     start: Offset,
@@ -66,8 +83,8 @@ fn assign(
 /// the broker stores only when a transaction commits) no checkpoint beyond them is applied. A
 /// store beyond the changelog's end (recreated under it) is rebuilt; the end is where the broker
 /// says so when read, never a high watermark asked for beforehand.
-pub fn restore(
-    restorer: &BaseConsumer<RestoreContext>,
+pub fn restore<C: ConsumerContext>(
+    restorer: &BaseConsumer<C>,
     catalog: &revenue_core::Catalog,
     topic: &str,
     partition: i32,
@@ -92,6 +109,7 @@ pub fn restore(
     .map_err(fail)?;
     // until the broker answered at the local position, it may turn out to be beyond the end
     let mut unsettled = local;
+    let mut asked = Instant::now();
     let mut rebuilt = false;
     let mut chain = Chain::new(store.input_offsets()?, committed);
     let mut next = local.unwrap_or(0);
@@ -101,18 +119,17 @@ pub fn restore(
     loop {
         let polled = restorer.poll(Duration::from_millis(200));
         if let Some(at) = unsettled {
-            let since = started + SILENCE;
-            let answer = answer(&polled, || {
-                (Instant::now() >= since)
-                    .then(|| restorer.context().fetched_end(topic, partition, since))
-                    .flatten()
-            });
-            if beyond_end(at, answer) {
-                let end = match answer {
-                    Answer::Silence { end } => end,
-                    _ => None,
+            let mut answer = answer(&polled);
+            if answer == (Answer::Silence { end: None }) && asked.elapsed() >= SILENCE {
+                answer = Answer::Silence {
+                    end: Some(log_end(restorer, topic, partition).map_err(fail)?),
                 };
-                tracing::warn!(topic, partition, local = at, end = ?end,
+                // within the log after all (a slow answer): read on from the local position
+                assign(restorer, topic, partition, Offset::Offset(at)).map_err(fail)?;
+                asked = Instant::now();
+            }
+            if beyond_end(at, answer) {
+                tracing::warn!(topic, partition, local = at, answer = ?answer,
                     "local state is beyond the changelog's end (the topic was recreated, or the broker is new); rebuilding it");
                 store = store.wipe()?;
                 chain = Chain::new(BTreeMap::new(), committed);
