@@ -22,7 +22,6 @@ use std::time::Duration;
 
 /// Context of the consumer that reads changelogs: the end-of-partition events it asks for are
 /// how a restore knows it is done, not errors worth a log line.
-#[derive(Default)]
 pub struct RestoreContext;
 
 impl rdkafka::ClientContext for RestoreContext {
@@ -52,7 +51,7 @@ pub fn restorer(mut config: ClientConfig, group_id: &str) -> Result<BaseConsumer
         .set("fetch.queue.backoff.ms", "1")
         // an empty fetch at the end of a partition returns after this long
         .set("fetch.wait.max.ms", "20")
-        .create_with_context(RestoreContext::default())
+        .create_with_context(RestoreContext)
 }
 
 /// Key of the record holding a checkpoint's input offsets (customer ids never start with NUL).
