@@ -121,15 +121,7 @@ pub(super) fn create_producer(
 
 /// The assign-only consumer that reads the changelog during restores.
 pub(super) fn create_restorer(config: &EngineConfig) -> Result<BaseConsumer<RestoreContext>, KafkaError> {
-    kafka_config(config)
-        .set("group.id", format!("{}.restore", config.kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("isolation.level", "read_committed")
-        .set("fetch.queue.backoff.ms", "1")
-        // an empty fetch at the end of a partition returns after this long
-        .set("fetch.wait.max.ms", "20")
-        .create_with_context(RestoreContext)
+    crate::changelog::restorer(kafka_config(config), &format!("{}.restore", config.kafka.group_id))
 }
 
 /// The consumer-group member that reads the input topics; offsets are committed by the

@@ -21,6 +21,7 @@ mod dead_letter;
 mod event_loop;
 mod outputs;
 mod rebalance;
+mod startup;
 mod task;
 mod timers;
 mod use_case_swap;
@@ -120,6 +121,7 @@ pub fn start(
     let decoder = InputDecoder::new(config.input.format, Some(resolver));
     let encoder = ActionEncoder::new(config.output.format, config.output.action_schema_id);
 
+    let mut startup = startup::Startup::begin();
     let changelog = config.changelog_topic();
     let delivery = Arc::new(DeliveryLog::new(changelog.clone()));
     let transactional = config.kafka.guarantee == Guarantee::ExactlyOnce;
@@ -139,8 +141,10 @@ pub fn start(
         status.clone(),
     );
     let consumer = clients::create_consumer(&config, EngineContext::new(worker, metrics.clone()))?;
+    startup.mark("clients");
     let topics: Vec<&str> = config.kafka.input_topics.iter().map(String::as_str).collect();
     let partitions = check_co_partitioned(&consumer, &topics)?;
+    startup.mark("topics");
     if let Some(topic) = &changelog {
         let replication = config.state.changelog_replication;
         crate::changelog::ensure_topic(
@@ -150,8 +154,11 @@ pub fn start(
             partitions,
             replication,
         )?;
+        startup.mark("changelog");
     }
     consumer.subscribe(&topics)?;
+    // the rebalance callback (on the engine thread) adds the join and restore and logs it
+    consumer.context().lock().startup = Some(startup);
     if let Some(token) = config.http.customer_api.enabled_token() {
         status.customers.enable(token);
     }

@@ -24,6 +24,9 @@ impl ConsumerContext for EngineContext {
         worker.suspect_until = None;
         match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                if let Some(startup) = worker.startup.as_mut() {
+                    startup.mark("join");
+                }
                 if let Err(e) = worker.open_partitions(consumer, tpl) {
                     error!(error = %e, "cannot open partition state; partitions not taken");
                     worker.fatal = Some(e);
@@ -38,6 +41,10 @@ impl ConsumerContext for EngineContext {
                     error!(error = %e, "assign failed");
                 }
                 worker.status.joined.store(true, Ordering::Relaxed);
+                if let Some(mut startup) = worker.startup.take() {
+                    startup.mark("restore");
+                    startup.log(tpl.count());
+                }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 let revoked: Vec<(String, i32)> = tpl

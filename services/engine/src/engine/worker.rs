@@ -49,6 +49,8 @@ pub(super) struct Worker {
     pub(super) latest_event_time: i64,
     /// An error that must stop the engine, raised where it cannot be returned (a callback).
     pub(super) fatal: Option<EngineError>,
+    /// Startup phases so far, until the first assignment is ready (logged then, once).
+    pub(super) startup: Option<super::startup::Startup>,
 }
 
 /// The processor of a set, recording decisions when the audit topic is on.
@@ -101,6 +103,7 @@ impl Worker {
             sample: 0,
             latest_event_time: 0,
             fatal: None,
+            startup: None,
         }
     }
 
