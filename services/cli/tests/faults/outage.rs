@@ -49,6 +49,13 @@ fn outage(kind: BrokerKind, guarantee: Guarantee, group: &'static str, how: Outa
         "recovered: committed offsets moving again {:.1} s after the broker came back",
         restored.elapsed().as_secs_f64()
     ));
+    // an outage is waited out: a connection error still queued after it is no reason to exit
+    assert_eq!(
+        engine.exits,
+        0,
+        "the engine exited around the outage\n{}",
+        engine.log_tail()
+    );
     scenario.finish(feeder, &mut [&mut engine], &[]);
 }
 

@@ -44,9 +44,30 @@ fn answer(polled: &Option<Result<BorrowedMessage<'_>, KafkaError>>) -> Answer {
         Some(Err(KafkaError::MessageConsumption(
             RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
         ))) => Answer::OutOfRange,
+        Some(Err(e)) if transient(e) => Answer::Silence { end: None },
         Some(_) => Answer::Data,
         None => Answer::Silence { end: None },
     }
+}
+
+/// An error about the connection, not the changelog: librdkafka reconnects by itself, and one
+/// may still be queued from an outage that is over. A broker that stays away is a stalled
+/// restore (no record for 60 s), not a failed one.
+fn transient(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::AllBrokersDown
+                | RDKafkaErrorCode::BrokerTransportFailure
+                | RDKafkaErrorCode::Resolve
+                | RDKafkaErrorCode::RequestTimedOut
+                | RDKafkaErrorCode::OperationTimedOut
+                | RDKafkaErrorCode::NetworkException
+                | RDKafkaErrorCode::BrokerNotAvailable
+                | RDKafkaErrorCode::NotLeaderForPartition
+                | RDKafkaErrorCode::LeaderNotAvailable
+        )
+    )
 }
 
 /// Where the log of `partition` really ends: read from the reported high watermark (which may
@@ -61,6 +82,7 @@ fn log_end<C: ConsumerContext>(restorer: &BaseConsumer<C>, topic: &str, partitio
             Some(Ok(m)) => end = end.max(m.offset() + 1),
             Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
             Some(Err(KafkaError::PartitionEOF(_))) | None => {}
+            Some(Err(e)) if transient(&e) => {}
             Some(Err(e)) => return Err(e),
         }
     }
@@ -167,6 +189,7 @@ pub fn restore<C: ConsumerContext>(
             }
             Some(Err(KafkaError::PartitionEOF(p))) if p == partition => break,
             Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(e)) if transient(&e) => {}
             Some(Err(e)) => return Err(fail(e)),
             None if idle.elapsed() > Duration::from_secs(60) => {
                 return Err(ChangelogError::RestoreStalled {
