@@ -7,6 +7,7 @@ use revenue_core::policy::{Policy, Reason};
 use revenue_core::processor::Counters;
 use revenue_core::processor::{KeepDecisions, STAGE_CHANGE};
 use revenue_core::schedule::{DueSchedule, InMemorySchedule};
+use revenue_core::spec::Status;
 use revenue_core::state::{Dues, EVENT_TIME};
 use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -62,6 +63,10 @@ pub struct UseCaseSummary {
     pub id: String,
     pub version: u32,
     pub status: String,
+    /// A `shadow` use case: its actions, reach and measurement are what it would have done;
+    /// nothing was sent, so it has no cost or ROI and stays out of the KPI totals.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub would_have: bool,
     pub evaluations: u64,
     pub actions: u64,
     pub tiers: Vec<TierSummary>,
@@ -344,6 +349,7 @@ pub fn replay_with_decisions(
             id: uc.id.to_string(),
             version: uc.version,
             status: uc.status.as_str().to_string(),
+            would_have: uc.status == Status::Shadow,
             evaluations: c.evaluations,
             actions: c.actions_by_tier.iter().sum(),
             tiers: uc
@@ -414,8 +420,12 @@ pub fn replay_with_decisions(
     Ok(summary)
 }
 
-/// Actions × the channel's cost per action, and the return on it.
+/// Actions × the channel's cost per action, and the return on it; none for a shadow use case,
+/// whose actions were never sent.
 fn add_costs(policy: &Policy, uc: &mut UseCaseSummary) {
+    if uc.would_have {
+        return;
+    }
     uc.cost_by_channel = uc
         .actions_by_channel
         .iter()
@@ -430,6 +440,9 @@ fn add_costs(policy: &Policy, uc: &mut UseCaseSummary) {
 
 /// (incremental revenue − cost) ÷ cost of one use case; None without a lift or a cost.
 pub fn use_case_roi(uc: &UseCaseSummary) -> Option<f64> {
+    if is_shadow(uc) {
+        return None;
+    }
     let incremental = uc.measurement.as_ref()?.lift?.incremental_revenue?;
     roi(incremental.estimate, uc.cost)
 }
@@ -437,7 +450,7 @@ pub fn use_case_roi(uc: &UseCaseSummary) -> Option<f64> {
 /// The domain's early indicators over use-case summaries (replay's, or a Prometheus server's):
 /// attributable sales, revenue effect, degree of automation, cost and ROI. A use case counts as
 /// live by its status; when no use case has one (a server without the info metric), one that
-/// sent actions does.
+/// sent actions does. Shadow use cases' "would have" figures stay out of the totals.
 pub fn kpis(use_cases: &[UseCaseSummary], attribution_window_days: Option<f64>) -> Kpis {
     let known_status = use_cases.iter().any(|u| !u.status.is_empty());
     let live: Vec<&UseCaseSummary> = use_cases
@@ -458,13 +471,14 @@ pub fn kpis(use_cases: &[UseCaseSummary], attribution_window_days: Option<f64>) 
         .iter()
         .flat_map(|u| u.channels.iter().chain(u.actions_by_channel.keys()).cloned())
         .collect();
-    let measured = use_cases.iter().filter_map(|u| u.measurement.as_ref());
+    let sent = || use_cases.iter().filter(|u| !is_shadow(u));
+    let measured = sent().filter_map(|u| u.measurement.as_ref());
     let incremental_revenue: f64 = measured
         .clone()
         .filter_map(|m| m.lift.and_then(|l| l.incremental_revenue))
         .map(|i| i.estimate)
         .sum();
-    let cost: f64 = use_cases.iter().map(|u| u.cost).sum();
+    let cost: f64 = sent().map(|u| u.cost).sum();
     Kpis {
         use_cases: use_cases.len() as u64,
         live_use_cases: live.len() as u64,
@@ -477,6 +491,12 @@ pub fn kpis(use_cases: &[UseCaseSummary], attribution_window_days: Option<f64>) 
         roi: roi(incremental_revenue, cost),
         attribution_window_days,
     }
+}
+
+/// Whether a use case's figures are "would have" (a `shadow` use case: nothing sent), by the
+/// flag or, in summaries written before it, by the status.
+pub fn is_shadow(uc: &UseCaseSummary) -> bool {
+    uc.would_have || uc.status == "shadow"
 }
 
 /// Per use case and stage: days from the previous stage, and from the first event.

@@ -157,3 +157,40 @@ fn a_directory_without_catalog_is_refused() {
     };
     assert!(problems[0].message.contains("no feature catalog"));
 }
+
+/// Issue 14, defect 3: a live use case whose timer starts on the actions of a shadow (or
+/// draft) one would follow up on actions never sent: `validate` refuses it, naming the place.
+#[test]
+fn live_timer_on_a_shadow_or_draft_use_case_is_refused() {
+    for status in ["shadow", "draft"] {
+        let dir = tempfile::tempdir().unwrap();
+        let reference = usecases("reference");
+        for entry in std::fs::read_dir(&reference).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).unwrap();
+                // the escalation starts its timer on telecom-cross-sell/medium
+                let text = if path.ends_with("telecom-cross-sell.yaml") {
+                    text.replace("status: live", &format!("status: {status}"))
+                } else {
+                    text
+                };
+                std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+            }
+        }
+        std::os::unix::fs::symlink(reference.join("models"), dir.path().join("models")).unwrap();
+        let problems = match load_dir(dir.path()) {
+            Err(LoadError::Invalid { problems, .. }) => problems,
+            other => panic!("{status}: expected problems, got {other:?}"),
+        };
+        let rendered: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+        assert_eq!(problems.len(), 1, "{rendered:?}");
+        let p = &problems[0];
+        assert_eq!(p.file, "telecom-warmup-escalation.yaml", "{rendered:?}");
+        assert_eq!(p.key_path, "data.timer.start_on_actions[0]", "{rendered:?}");
+        assert!(
+            p.message.contains("telecom-cross-sell") && p.message.contains(status),
+            "{rendered:?}"
+        );
+    }
+}

@@ -117,6 +117,12 @@ fn print_summary(s: &ReplaySummary, args: &Args) {
             uc.customers_reached,
             tiers.join(", ")
         );
+        if revenue_replay::is_shadow(uc) {
+            println!(
+                "{:<30} shadow: what it would have done — nothing sent, no cost, not in the KPI totals",
+                ""
+            );
+        }
         let channels: Vec<String> = uc.actions_by_channel.iter().map(|(c, n)| format!("{c}: {n}")).collect();
         if !channels.is_empty() || uc.retrigger_blocked > 0 || uc.errors > 0 {
             println!(

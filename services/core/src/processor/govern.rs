@@ -51,11 +51,18 @@ impl Evaluator {
         });
     }
 
-    /// Whether a use case's decisions change the customer's policy state: every evaluated use
-    /// case in back-tests, only `live` ones in the engine (a shadow use case must not use up
-    /// the caps of live ones).
+    /// Whether a use case keeps its own policy bookkeeping (deferred actions, attribution
+    /// windows, the decision log): every evaluated use case in back-tests, only `live` ones in
+    /// the engine.
     fn writes_policy(&self, uc: &UseCase) -> bool {
         self.mode == Mode::BackTest || uc.status == Status::Live
+    }
+
+    /// Whether other use cases see a use case's decisions (its contacts for arbitration, caps
+    /// and cooldowns, its actions for their timers): never a `shadow` one's, which acts only
+    /// as "would have".
+    pub(super) fn visible_to_others(uc: &UseCase) -> bool {
+        uc.status != Status::Shadow
     }
 
     /// Whether a use case's decisions are remembered in the customer's state (attribution
@@ -106,6 +113,7 @@ impl Evaluator {
                 turn,
             );
             let writes = self.writes_policy(uc);
+            let shares = Self::visible_to_others(uc);
             let c = &mut turn.counters.use_cases[candidate.index];
             if let Some(reason) = outcome.reason() {
                 c.suppressed[reason as usize] += 1;
@@ -117,8 +125,9 @@ impl Evaluator {
             turn.state.record_fired(tier.history_key, now);
             let control = outcome == Outcome::HeldOut;
             // without a policy.yaml nothing needs the contact history, and only a holdout needs
-            // attribution windows: such customers keep no policy state at all
-            if writes && policy.configured && channel.contact {
+            // attribution windows: such customers keep no policy state at all; a shadow use
+            // case's would-be contacts use up no one's caps, cooldowns or arbitration
+            if writes && shares && policy.configured && channel.contact {
                 turn.state.policy_mut().contacts.push(Contact {
                     ts: now,
                     channel: channel.key,

@@ -185,13 +185,18 @@ impl Evaluator {
         Ok(action)
     }
 
-    /// Starts the timers that use cases link to this use case's (and tier's) actions.
+    /// Starts the timers that use cases link to this use case's (and tier's) actions. A shadow
+    /// use case's actions are never sent: they start only other shadow use cases' timers.
     pub(super) fn start_action_timers(&self, source: usize, tier: usize, state: &mut CustomerState, now: i64) {
+        let shadow_source = !Self::visible_to_others(&self.set.use_cases[source]);
         for link in &self.set.action_timers {
             if link.source != source || link.tier.is_some_and(|t| t != tier) {
                 continue;
             }
             let uc = &self.set.use_cases[link.timer];
+            if shadow_source && Self::visible_to_others(uc) {
+                continue;
+            }
             if let (Some(timer), true) = (&uc.timer, self.mode.evaluates(uc.status)) {
                 state.set_timer(timer.started_at(now));
             }

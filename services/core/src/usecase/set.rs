@@ -7,7 +7,7 @@ use crate::algo::ModelFile;
 use crate::catalog::{suggest, Catalog};
 use crate::diagnostic::{locate, Diagnostic};
 use crate::policy::{parse_policy, Policy, POLICY_FILE};
-use crate::spec::{CatalogSpec, PolicySpec, UseCaseSpec};
+use crate::spec::{CatalogSpec, PolicySpec, Status, UseCaseSpec};
 use std::collections::{BTreeSet, HashMap};
 
 impl UseCaseSet {
@@ -155,6 +155,23 @@ fn resolve_action_timers(use_cases: &[UseCase], problems: &mut Vec<Diagnostic>) 
                 );
                 continue;
             };
+            let source_status = use_cases[source].status;
+            if uc.status == Status::Live && source_status != Status::Live {
+                // a shadow (or draft, or retired) use case sends nothing: a live timer started
+                // on its actions would fire for customers who never got them
+                problems.push(
+                    Diagnostic::new(
+                        &uc.file,
+                        key,
+                        format!(
+                            "live use case starts its timer on the actions of `{source_id}`, which is {}",
+                            source_status.as_str()
+                        ),
+                    )
+                    .hint("make that use case live first, or this one shadow"),
+                );
+                continue;
+            }
             let tier = match tier_name {
                 None => None,
                 Some(name) => match use_cases[source].tiers.iter().position(|t| t.name.as_ref() == name) {

@@ -103,3 +103,33 @@ pub(super) fn significance_class(interval: &Interval) -> &'static str {
 pub(super) fn or_dash(value: Option<f64>, f: fn(f64) -> String) -> String {
     value.map_or_else(|| "—".to_string(), f)
 }
+
+/// A use case's name in charts: a shadow use case's figures are marked "would have".
+pub(super) fn use_case_label(uc: &revenue_replay::UseCaseSummary) -> String {
+    if revenue_replay::is_shadow(uc) {
+        format!("{} (would have)", uc.id)
+    } else {
+        uc.id.clone()
+    }
+}
+
+/// Decisions the contact policy kept from being sent: every reason but quiet hours, whose
+/// actions are deferred (and counted as actions once delivered), not suppressed.
+pub(super) fn suppressed_count(uc: &revenue_replay::UseCaseSummary) -> u64 {
+    uc.policy
+        .suppressed
+        .iter()
+        .filter(|(reason, _)| reason.as_str() != QUIET_HOURS)
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// Decisions deferred by quiet hours: the deferral count, or the `quiet_hours` reason's where a
+/// source (a Prometheus server without the deferral counter) has only that.
+pub(super) fn deferred_count(uc: &revenue_replay::UseCaseSummary) -> u64 {
+    let by_reason = uc.policy.suppressed.get(QUIET_HOURS).copied().unwrap_or(0);
+    uc.policy.deferred.max(by_reason)
+}
+
+/// The reason under which deferred decisions are counted.
+pub(super) const QUIET_HOURS: &str = "quiet_hours";

@@ -3,12 +3,13 @@
 
 use super::charts::{bar_chart, forest_plot, lift_row, revenue_row, Bar, ChannelPalette, ForestRow, ACCENT};
 use super::format::{
-    fmt_amount, fmt_count, fmt_days, fmt_percent, fmt_pp, fmt_roi, fmt_signed_amount, or_dash, significance_class,
+    deferred_count, fmt_amount, fmt_count, fmt_days, fmt_percent, fmt_pp, fmt_roi, fmt_signed_amount, or_dash,
+    significance_class, suppressed_count, use_case_label,
 };
 use super::{use_case, Section};
 use maud::{html, Markup};
 use revenue_core::measure::Interval;
-use revenue_replay::{ReplaySummary, UseCaseSummary};
+use revenue_replay::{is_shadow, ReplaySummary, UseCaseSummary};
 
 pub(super) fn render(section: &Section<'_>) -> Markup {
     let s = section.summary;
@@ -124,14 +125,18 @@ fn overview_table(s: &ReplaySummary) -> Markup {
 }
 
 fn overview_row(uc: &UseCaseSummary) -> Markup {
-    let suppressed: u64 = uc.policy.suppressed.values().sum();
+    let shadow = is_shadow(uc);
     html! {
         tr {
             td.id { (uc.id) div.ci { (labels_text(uc)) } }
-            td { (status_badge(&uc.status)) }
+            td { (status_badge(&uc.status)) @if shadow { div.ci { "would have" } } }
             td.n { (fmt_count(uc.customers_reached)) }
             td.n { (fmt_count(uc.actions)) }
-            td.n { (fmt_count(suppressed)) }
+            td.n {
+                (fmt_count(suppressed_count(uc)))
+                @let deferred = deferred_count(uc);
+                @if deferred > 0 { div.ci { (fmt_count(deferred)) " deferred" } }
+            }
             @match uc.measurement.as_ref().map(|m| m.lift) {
                 None => { td.muted.c colspan="4" { "no control group" } }
                 Some(None) => { td.muted.c colspan="4" { "not enough exposures yet" } }
@@ -149,8 +154,12 @@ fn overview_row(uc: &UseCaseSummary) -> Markup {
                     }
                 }
             }
-            td.n { (fmt_amount(uc.cost)) }
-            td.n { (or_dash(uc.roi, fmt_roi)) }
+            @if shadow {
+                td.muted.c colspan="2" { "not sent" }
+            } @else {
+                td.n { (fmt_amount(uc.cost)) }
+                td.n { (or_dash(uc.roi, fmt_roi)) }
+            }
         }
     }
 }
@@ -163,7 +172,7 @@ fn charts_across_use_cases(s: &ReplaySummary) -> Markup {
         .use_cases
         .iter()
         .map(|uc| Bar {
-            label: uc.id.clone(),
+            label: use_case_label(uc),
             value: uc.customers_reached as f64,
             color: ACCENT.into(),
         })

@@ -95,22 +95,20 @@ fn empty_summary_renders_a_complete_page() {
     assert!(html.contains("2025-01-01 00:00 UTC"));
 }
 
+/// A group's totals: each converted exposure brought 100 of revenue.
+fn totals(exposed: u64, converted: u64, conversions: u64) -> GroupTotals {
+    GroupTotals {
+        exposed,
+        converted,
+        conversions,
+        revenue: converted as f64 * 100.0,
+        revenue_squared: converted as f64 * 100.0 * 100.0 * 1.2,
+    }
+}
+
 #[test]
 fn use_case_without_control_group_shows_no_numbers() {
-    let t = GroupTotals {
-        exposed: 5000,
-        converted: 400,
-        conversions: 420,
-        revenue: 40_000.0,
-        revenue_squared: 400.0 * 100.0 * 100.0 * 1.2,
-    };
-    let c = GroupTotals {
-        exposed: 5000,
-        converted: 250,
-        conversions: 260,
-        revenue: 25_000.0,
-        revenue_squared: 250.0 * 100.0 * 100.0 * 1.2,
-    };
+    let (t, c) = (totals(5000, 400, 420), totals(5000, 250, 260));
     let summary = ReplaySummary {
         use_cases: vec![
             UseCaseSummary {
@@ -139,4 +137,76 @@ fn use_case_without_control_group_shows_no_numbers() {
     assert!(html.contains("+3.0 pp ["), "{html}");
     // coloured as significant
     assert!(html.contains(POSITIVE));
+}
+
+/// Issue 14, defect 5: a deferred action later delivered is an action, not a suppression; a
+/// shadow use case's figures are "would have", without cost or ROI, and outside the totals.
+#[test]
+fn deferred_is_not_suppressed_and_shadow_is_would_have_outside_the_totals() {
+    let (t, c) = (totals(5000, 400, 420), totals(500, 20, 20));
+    let live = UseCaseSummary {
+        id: "recommendations".into(),
+        status: "live".into(),
+        actions: 90,
+        actions_by_channel: [("email".to_string(), 90)].into(),
+        policy: PolicyOutcomes {
+            // 40 deferred by quiet hours, 38 of them delivered (among the 90 actions)
+            suppressed: [
+                ("quiet_hours".to_string(), 40),
+                ("cap".to_string(), 5),
+                ("holdout".to_string(), 2),
+            ]
+            .into(),
+            deferred: 40,
+            deferred_delivered: 38,
+        },
+        cost: 123.0,
+        ..Default::default()
+    };
+    // as a summary written before the fix has it: cost and ROI as if sent
+    let shadow = UseCaseSummary {
+        id: "lead-scoring".into(),
+        status: "shadow".into(),
+        actions: 300,
+        actions_by_channel: [("crm".to_string(), 300)].into(),
+        measurement: Some(Measurement {
+            holdout_share: 0.1,
+            treatment: t,
+            control: c,
+            lift: lift(&t, &c),
+        }),
+        cost: 4_560.0,
+        roi: Some(63_166.7),
+        ..Default::default()
+    };
+    let use_cases = vec![live, shadow];
+    let summary = ReplaySummary {
+        kpis: revenue_replay::kpis(&use_cases, None),
+        use_cases,
+        ..Default::default()
+    };
+    let html = render_html(&summary, &ReportMeta::default());
+    // suppressed: cap and holdout; the deferred ones are shown as deferred
+    assert!(
+        html.contains(r#"<td class="n">7<div class="ci">40 deferred</div></td>"#),
+        "{html}"
+    );
+    assert!(
+        !html.contains("quiet hours</text>"),
+        "no quiet-hours bar among the suppressions"
+    );
+    assert!(html.contains("38 delivered when they ended (counted as actions)"));
+    // the shadow use case: would-have figures, no cost or ROI, not in the totals
+    assert!(html.contains("Would-have actions") && html.contains("Would-have lift"));
+    assert!(html.contains("lead-scoring (would have)"), "marked in the charts");
+    assert!(
+        !html.contains("63,166.7") && !html.contains("4,560"),
+        "no cost or ROI as if sent"
+    );
+    assert!(!html.contains("4,683"), "the cost total leaves the shadow use case out");
+    assert_eq!(summary.kpis.cost, 123.0);
+    assert_eq!(
+        (summary.kpis.attributable_revenue, summary.kpis.incremental_revenue),
+        (0.0, 0.0)
+    );
 }

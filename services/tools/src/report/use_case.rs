@@ -2,11 +2,11 @@
 //! actions by channel, suppressions, treatment against control and the funnel.
 
 use super::charts::{bar_chart, funnel_chart, Bar, ChannelPalette, ACCENT, CONTROL, SUPPRESSED};
+use super::format::{deferred_count, or_dash, significance_class, QUIET_HOURS};
 use super::format::{fmt_amount, fmt_count, fmt_interval, fmt_percent, fmt_pp, fmt_roi, fmt_signed_amount};
-use super::format::{or_dash, significance_class};
 use super::section::status_badge;
 use maud::{html, Markup};
-use revenue_replay::UseCaseSummary;
+use revenue_replay::{is_shadow, UseCaseSummary};
 
 const CONVERSION_PANEL: &str = "Conversion rate: treatment vs control";
 
@@ -23,6 +23,9 @@ pub(super) fn render(uc: &UseCaseSummary, palette: &ChannelPalette) -> Markup {
             div.uc-head {
                 h3 { (uc.id) " " span.ver { "v" (uc.version) } }
                 (status_badge(&uc.status))
+                @if is_shadow(uc) {
+                    span.tag { "would have: nothing sent, not in the totals" }
+                }
                 @for tag in &tags {
                     span.tag { (tag) }
                 }
@@ -44,23 +47,33 @@ pub(super) fn render(uc: &UseCaseSummary, palette: &ChannelPalette) -> Markup {
 }
 
 fn stats(uc: &UseCaseSummary) -> Markup {
+    // a shadow use case sent nothing: its figures are what it would have done, at no cost
+    let shadow = is_shadow(uc);
+    let label = |sent: &'static str, would: &'static str| if shadow { would } else { sent };
     html! {
         div.stats {
             (stat("Evaluations", &fmt_count(uc.evaluations)))
-            (stat("Actions", &fmt_count(uc.actions)))
-            (stat("Customers reached", &fmt_count(uc.customers_reached)))
-            (stat("Cost", &fmt_amount(uc.cost)))
-            (stat("ROI", &or_dash(uc.roi, fmt_roi)))
+            (stat(label("Actions", "Would-have actions"), &fmt_count(uc.actions)))
+            (stat(
+                label("Customers reached", "Would-have customers reached"),
+                &fmt_count(uc.customers_reached),
+            ))
+            @if shadow {
+                (stat("Cost and ROI", "— (not sent)"))
+            } @else {
+                (stat("Cost", &fmt_amount(uc.cost)))
+                (stat("ROI", &or_dash(uc.roi, fmt_roi)))
+            }
             @match uc.measurement.as_ref().and_then(|m| m.lift.as_ref()) {
                 Some(lift) => {
                     div.stat {
-                        div.label { "Lift (95\u{a0}% CI)" }
+                        div.label { (label("Lift (95\u{a0}% CI)", "Would-have lift (95\u{a0}% CI)")) }
                         div class={ "value " (significance_class(&lift.rate_difference)) } {
                             (fmt_interval(&lift.rate_difference, fmt_pp))
                         }
                     }
                     (stat(
-                        "Incremental revenue (95 % CI)",
+                        label("Incremental revenue (95 % CI)", "Would-have incremental revenue (95 % CI)"),
                         &lift
                             .incremental_revenue
                             .map_or_else(|| "—".to_string(), |i| fmt_interval(&i, fmt_signed_amount)),
@@ -116,6 +129,8 @@ fn suppressions(uc: &UseCaseSummary) -> Markup {
         .policy
         .suppressed
         .iter()
+        // deferred decisions are not suppressed: sent when the quiet hours end (see below)
+        .filter(|(reason, _)| reason.as_str() != QUIET_HOURS)
         .map(|(reason, n)| Bar {
             label: if reason == "holdout" {
                 "holdout (control)".into()
@@ -133,10 +148,11 @@ fn suppressions(uc: &UseCaseSummary) -> Markup {
     reasons.sort_by(|a, b| b.value.total_cmp(&a.value));
     html! {
         (bar_chart(&reasons, 360.0, 120.0, 60.0, &|v| fmt_count(v as u64)))
-        @if uc.policy.deferred > 0 {
+        @let deferred = deferred_count(uc);
+        @if deferred > 0 {
             p.hint {
-                "Deferred for quiet hours: " (fmt_count(uc.policy.deferred))
-                " (" (fmt_count(uc.policy.deferred_delivered)) " delivered)"
+                "Deferred for quiet hours (not suppressed): " (fmt_count(deferred))
+                ", of which " (fmt_count(uc.policy.deferred_delivered)) " delivered when they ended (counted as actions)"
             }
         }
     }

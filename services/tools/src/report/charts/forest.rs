@@ -2,7 +2,7 @@
 //! line; intervals that exclude zero are coloured.
 
 use super::{coord, truncate, Scale, GRID, INK, NEGATIVE, NEUTRAL, POSITIVE, SVG_NAMESPACE};
-use crate::report::format::{fmt_interval, significance_class};
+use crate::report::format::{fmt_interval, significance_class, use_case_label};
 use maud::{html, Markup};
 use revenue_core::measure::Interval;
 use revenue_replay::UseCaseSummary;
@@ -17,7 +17,7 @@ pub(in crate::report) struct ForestRow {
 pub(in crate::report) fn lift_row(uc: &UseCaseSummary) -> ForestRow {
     let interval = uc.measurement.as_ref().and_then(|m| m.lift).map(|l| l.rate_difference);
     ForestRow {
-        label: uc.id.clone(),
+        label: use_case_label(uc),
         interval,
         note: if uc.measurement.is_some() {
             "not enough exposures yet"
@@ -30,7 +30,7 @@ pub(in crate::report) fn lift_row(uc: &UseCaseSummary) -> ForestRow {
 pub(in crate::report) fn revenue_row(uc: &UseCaseSummary) -> ForestRow {
     let lift = uc.measurement.as_ref().and_then(|m| m.lift);
     ForestRow {
-        label: uc.id.clone(),
+        label: use_case_label(uc),
         interval: lift.and_then(|l| l.incremental_revenue),
         note: match (&uc.measurement, lift) {
             (None, _) => "no control group",
