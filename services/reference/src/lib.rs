@@ -1,0 +1,24 @@
+//! The reference model of issue 14: a deliberately naive second implementation of the semantics
+//! README.md documents, used only by tests. It keeps every event of every customer and, at each
+//! event, recomputes every feature and every use case's decision from scratch, as the README's
+//! text states them — written from the README, not from `services/core`, so that a
+//! differential test (`tests/differential.rs`) can hold `replay` to the documented semantics.
+//!
+//! Covered (first slice): every feature kind of the README's feature table (`count`, `sum`,
+//! `min`, `max`, `last`, `first_ts`, `last_ts`, `distinct_count`, `days_since`, `points` with
+//! `half_life` or `window`, `recent`), with and without `window` / `bucket`, `where` filters,
+//! absent and extra fields, late events and duplicate timestamps; use cases of every status
+//! (only `live` ones act), `rule`, `score`, every tier form (`min_score`, `max_score`, `when`,
+//! combined) and every re-trigger form (`once`, `always`, `{cooldown}`, per use case and per
+//! tier). Not covered yet: timers, funnels, `expire_after`, models and recommenders, and
+//! `policy.yaml` (consent, arbitration, caps, holdout, quiet hours, attribution).
+//!
+//! The model does not parse YAML or CEL: a case is described by the small spec types of
+//! [`spec`] (rendered to YAML for the engine side), and their expressions are a closed subset
+//! of CEL ([`spec::Pred`], [`spec::Num`], [`spec::Cond`]) that the model evaluates itself, so
+//! not even `revenue-expr` is shared with the implementation under test. Action ids are a hash
+//! the README does not specify: the test matches actions by use case, customer and event.
+
+pub mod features;
+pub mod model;
+pub mod spec;
