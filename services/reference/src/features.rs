@@ -82,12 +82,16 @@ pub fn inside(feature: &Feature, clock: i64, ts: i64) -> bool {
     b <= now && b > now - buckets
 }
 
-/// The events a feature aggregates: matching type and `where`, inside the window.
+/// The events a feature aggregates: matching type and `where`, inside the window. An event
+/// lacking the aggregated `field` is skipped: the README says only that an absent field "reads
+/// as its type's zero value"; the core skips such events for every kind with a `field`, and the
+/// model follows the code until the README states it (reported as a finding of issue 14).
 fn selected<'e>(feature: &Feature, events: &'e [Event], clock: i64) -> Vec<&'e Event> {
     events
         .iter()
         .filter(|e| type_matches(&feature.events, e))
         .filter(|e| feature.filter.as_ref().is_none_or(|p| holds(p, e)))
+        .filter(|e| feature.field.as_ref().is_none_or(|f| e.fields.contains_key(f)))
         .filter(|e| inside(feature, clock, e.ts))
         .collect()
 }

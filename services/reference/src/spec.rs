@@ -363,6 +363,8 @@ impl Case {
             if let Some(s) = &uc.score {
                 let _ = writeln!(y, "  score: \"{}\"", s.cel(&ty));
             }
+        } else {
+            y.push_str("algo: {}\n");
         }
         y.push_str("action:\n");
         if let Some(r) = uc.retrigger {
@@ -410,22 +412,30 @@ impl Case {
         Value::Object(m).to_string()
     }
 
-    pub fn json_lines(&self, upto: usize) -> String {
+    /// The first `upto` events' lines; with `customer`, only that customer's (the others do not
+    /// change its features or decisions).
+    pub fn json_lines_of(&self, upto: usize, customer: Option<&str>) -> String {
         let mut s = String::new();
-        for e in self.events.iter().take(upto) {
+        let events = self.events.iter().take(upto);
+        for e in events.filter(|e| customer.is_none_or(|c| c == e.customer)) {
             s.push_str(&Case::json_line(e));
             s.push('\n');
         }
         s
     }
 
-    /// A ready-to-paste reproduction: features.yaml, each use case's file, the events.
-    pub fn reproduction(&self, upto: usize) -> String {
+    pub fn json_lines(&self, upto: usize) -> String {
+        self.json_lines_of(upto, None)
+    }
+
+    /// A ready-to-paste reproduction: features.yaml, each use case's file, the events of the
+    /// customer (all customers' when `None`) up to event `upto`.
+    pub fn reproduction(&self, upto: usize, customer: Option<&str>) -> String {
         let mut s = format!("--- features.yaml\n{}", self.features_yaml());
         for uc in &self.use_cases {
             let _ = write!(s, "--- {}.yaml\n{}", uc.id, self.use_case_yaml(uc));
         }
-        let _ = write!(s, "--- events.jsonl\n{}", self.json_lines(upto));
+        let _ = write!(s, "--- events.jsonl\n{}", self.json_lines_of(upto, customer));
         s
     }
 }
