@@ -126,7 +126,9 @@ fn compute(all: &[Feature], feature: &Feature, events: &[Event], now: i64) -> Op
     }
     if feature.kind == Kind::DaysSince {
         let of = all.iter().find(|f| Some(&f.name) == feature.of.as_ref())?;
-        let V::Int(since) = compute(all, of, events, now)? else { return None };
+        let V::Int(since) = compute(all, of, events, now)? else {
+            return None;
+        };
         return Some(V::Double((now - since) as f64 / DAY_MS as f64));
     }
     let s = selected(feature, events, clock);

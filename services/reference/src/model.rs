@@ -73,7 +73,11 @@ impl Reference {
                 }
                 let key = (event.customer.clone(), uc.id.clone(), tier.name.clone());
                 let before = self.fired.get(&key).map_or(&[][..], Vec::as_slice);
-                if !may_act(tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once), before, event.ts) {
+                if !may_act(
+                    tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once),
+                    before,
+                    event.ts,
+                ) {
                     continue;
                 }
                 self.fired.entry(key).or_default().push(event.ts);

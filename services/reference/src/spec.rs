@@ -11,7 +11,11 @@ pub const EVENT_TYPES: [(&str, &[(&str, FieldTy)]); 3] = [
     ("view", &[("page", FieldTy::Str), ("secs", FieldTy::Int)]),
     (
         "buy",
-        &[("product", FieldTy::Str), ("amount", FieldTy::Double), ("qty", FieldTy::Int)],
+        &[
+            ("product", FieldTy::Str),
+            ("amount", FieldTy::Double),
+            ("qty", FieldTy::Int),
+        ],
     ),
     ("click", &[("page", FieldTy::Str), ("ok", FieldTy::Bool)]),
 ];
