@@ -35,7 +35,7 @@ impl V {
     }
 }
 
-/// "A field absent from an event reads as its type's zero value."
+/// A field as expressions read it: "an absent field of `event` reads as its type's zero value".
 pub fn field(event: &Event, name: &str) -> V {
     let value = event.fields.get(name);
     match field_ty(name) {
@@ -82,10 +82,9 @@ pub fn inside(feature: &Feature, clock: i64, ts: i64) -> bool {
     b <= now && b > now - buckets
 }
 
-/// The events a feature aggregates: matching type and `where`, inside the window. An event
-/// lacking the aggregated `field` is skipped: the README says only that an absent field "reads
-/// as its type's zero value"; the core skips such events for every kind with a `field`, and the
-/// model follows the code until the README states it (reported as a finding of issue 14).
+/// The events a feature aggregates: matching type and `where`, inside the window. "An event
+/// that lacks the `field` of a `sum`, `min`, `max`, `last`, `distinct_count` or `recent` feature
+/// is skipped by it"; in `where` an absent field reads as its type's zero value ([`field`]).
 fn selected<'e>(feature: &Feature, events: &'e [Event], clock: i64) -> Vec<&'e Event> {
     events
         .iter()
