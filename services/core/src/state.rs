@@ -361,11 +361,17 @@ fn update(state: &mut FeatureState, feature: &Feature, clock: i64, ts: i64, valu
                 Some((total, at)) => (total + decay(x, ts, at, half_life), at),
             });
         }
-        FeatureState::Recent(recent) => match value {
-            Some(Val::Str(s)) => recent.add(s, ts, feature.max_distinct as usize),
-            Some(Val::Int(i)) => recent.add(&i.to_string(), ts, feature.max_distinct as usize),
-            _ => {}
-        },
+        FeatureState::Recent(recent) => {
+            let max = feature.max_distinct as usize;
+            match value {
+                Some(Val::Str(s)) => recent.add(s, ts, max),
+                Some(Val::Int(i)) => recent.add(&i.to_string(), ts, max),
+                // every field type counts, as for distinct_count (a bool held nothing before)
+                Some(Val::Bool(b)) => recent.add(if *b { "true" } else { "false" }, ts, max),
+                Some(Val::Double(x)) => recent.add(&x.to_string(), ts, max),
+                _ => {}
+            }
+        }
         FeatureState::Derived => {}
     }
 }

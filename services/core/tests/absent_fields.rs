@@ -211,3 +211,34 @@ fn readme_names_exactly_the_kinds_that_skip() {
     assert!(readme.contains(sentence), "the README lacks: {sentence}");
     assert!(!readme.contains("A field absent from an event reads as its type's zero value;"));
 }
+
+/// Found by the reference model (issue 14, R1): a `recent` feature over a bool or double field
+/// held nothing; it counts their distinct values like any other field's.
+#[test]
+fn recent_holds_bool_and_double_values_too() {
+    let yaml = "event_types:\n  click: {fields: {ok: bool, amount: double}}\nfeatures:\n  seen_ok: {kind: recent, field: ok}\n  seen_amount: {kind: recent, field: amount}\n";
+    let spec: CatalogSpec = serde_yaml_ng::from_str(yaml).expect("test catalog parses");
+    let c = Catalog::compile("features.yaml", &spec).expect("test catalog compiles");
+    let mut s = CustomerState::new(&c);
+    let mut read = Vec::new();
+    for (i, (ok, amount)) in [("true", "1.5"), ("false", "2.5"), ("true", "1.5")].iter().enumerate() {
+        let json = format!(
+            r#"{{"customer_id":"c1","type":"click","ts":{},"ok":{ok},"amount":{amount}}}"#,
+            T0 + i as i64
+        );
+        let event = decode_json(&c, json.as_bytes(), None).expect("test event decodes");
+        s.apply(&c, &event);
+        let at = T0 + i as i64;
+        let ok = s.read(&c, c.feature("seen_ok").expect("feature"), at).into_owned();
+        let amount = s.read(&c, c.feature("seen_amount").expect("feature"), at).into_owned();
+        read.push((ok, amount));
+    }
+    assert_eq!(
+        read,
+        [
+            (Val::Int(1), Val::Int(1)),
+            (Val::Int(2), Val::Int(2)),
+            (Val::Int(2), Val::Int(2))
+        ]
+    );
+}

@@ -75,9 +75,7 @@ fn feature() -> impl Strategy<Value = Feature> {
                     Kind::Sum | Kind::Min | Kind::Max => Some(["amount", "secs", "qty"][fi % 3]),
                     Kind::Last => Some(["page", "product", "amount", "secs", "qty", "ok"][fi]),
                     Kind::DistinctCount => Some(["page", "product", "qty", "ok"][di]),
-                    // Finding R1 (core): a `recent` feature over a bool field always reads 0, though it
-                    // loads; excluded until fixed (or refused at load)
-                    Kind::Recent => Some(["page", "product", "qty"][di % 3]),
+                    Kind::Recent => Some(["page", "product", "qty", "ok"][di]),
                     _ => None,
                 };
                 let bucket = match (window, bucket) {
