@@ -6,7 +6,8 @@
 #   scripts/test.sh           every test: unit, property, broker (librdkafka's mock cluster),
 #                             Tansu, the crash suite, Prometheus, headless Chromium
 #   scripts/test.sh --fast    the tier without any broker or external process: the pure crates
-#                             (expr, models, core), use-case loading, replay, the tools' unit
+#                             (expr, models, core), use-case loading, replay, the reference
+#                             model's differential test (5,000 cases), the tools' unit
 #                             tests and the engine's unit tests (wire formats, config, store)
 # Any other arguments are passed to `cargo test` (e.g. a test name filter after `--`).
 set -euo pipefail
@@ -16,7 +17,7 @@ scope=(--workspace)
 if [ "${1:-}" = "--fast" ]; then
   shift
   # the engine's integration tests and the CLI's run a broker: the engine's unit tests only
-  scope=(-p revenue-expr -p revenue-models -p revenue-core -p revenue-usecases -p revenue-replay -p revenue-tools --lib --tests)
+  scope=(-p revenue-expr -p revenue-models -p revenue-core -p revenue-usecases -p revenue-replay -p revenue-reference -p revenue-tools --lib --tests)
 fi
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
