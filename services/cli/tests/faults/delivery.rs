@@ -1,6 +1,8 @@
 //! Produce failures at random, as records librdkafka refuses or cannot deliver: the
-//! `produce_output` failpoint fails one action, decision record or dead letter in 100 handed
-//! to the producer; `produce` fails any record, changelog records included. The checkpoint must
+//! `produce_output` failpoint fails one action, decision record or dead letter in 50 handed to
+//! the producer; `produce` fails one record in 500, changelog records included. (With about 500
+//! actions and 5,000 records per run, the failpoint fires with near certainty: at 1 in 100 and 1
+//! in 1,000 one run in about 150 saw no failure at all.) The checkpoint must
 //! not make anything restorable past a failed record: the engine exits and resumes from its last
 //! checkpoint.
 
@@ -8,8 +10,8 @@ use crate::suite::scenario::BrokerKind;
 use crate::suite::Guarantee;
 use crate::under_failpoint;
 
-const OUTPUT: &str = "produce_output:0.01";
-const ANY: &str = "produce:0.001";
+const OUTPUT: &str = "produce_output:0.02";
+const ANY: &str = "produce:0.002";
 
 #[test]
 fn output_produce_failures_at_least_once_on_tansu() {
