@@ -17,36 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GROUP: &str = "startup";
+mod suite;
+use suite::{write_config, Guarantee};
 
-fn write_config(root: &Path, bootstrap: &str, http: &str) -> PathBuf {
-    let config = format!(
-        "kafka:
-  bootstrap_servers: {bootstrap}
-  group_id: {GROUP}
-  input_topics: [{INPUT}]
-  dead_letter_topic: dead-letters
-  customer_id: key
-  properties:
-    session.timeout.ms: \"6000\"
-    heartbeat.interval.ms: \"500\"
-state:
-  dir: {state}
-  commit_interval_ms: 200
-use_cases:
-  dir: {use_cases}
-http:
-  listen: {http}
-log:
-  format: json
-",
-        state = root.join("state").display(),
-        use_cases = repo().join("usecases/benchmark").display(),
-    );
-    let path = root.join("config.yaml");
-    std::fs::write(&path, config).expect("config");
-    path
-}
+const GROUP: &str = "startup";
 
 /// Starts the engine, logging to `log`, and returns it with its time to `/readyz` 200.
 fn start_ready(config: &Path, log: &Path, http: &str) -> (Child, Duration) {
@@ -140,7 +114,14 @@ fn a_start_waits_only_for_the_group_and_a_restart_reads_nothing_its_state_holds(
     tansu.create_benchmark_topics();
     let root = tempfile::tempdir().expect("dir");
     let http = format!("127.0.0.1:{}", free_port());
-    let config = write_config(root.path(), &tansu.bootstrap, &http);
+    let config = write_config(
+        root.path(),
+        "startup",
+        &tansu.bootstrap,
+        GROUP,
+        Guarantee::AtLeastOnce,
+        &http,
+    );
 
     let first_log = root.path().join("first.log");
     let (engine, ready) = start_ready(&config, &first_log, &http);

@@ -8,11 +8,12 @@
 
 use revenue_core::codec::{decode, encode, STATE_FORMAT_VERSION};
 use revenue_core::duration::DAY_MS;
-use revenue_core::processor::{KeepDecisions, DEFERRED_EVENT_TYPE};
-use revenue_core::{
-    decode_json, Action, Counters, CustomerState, Mode, ModelFile, Processor, Source, SourceFile, UseCaseSet,
-};
+use revenue_core::processor::DEFERRED_EVENT_TYPE;
+use revenue_core::{Action, ModelFile, UseCaseSet};
 use std::sync::Arc;
+
+mod common;
+use common::{source_files, Run};
 
 /// 2026-01-05 00:00 UTC, a Monday (Berlin is UTC+1 in winter).
 const T0: i64 = 1_767_571_200_000;
@@ -55,20 +56,7 @@ action:
 const QUIET: &str = "quiet_hours: {start: '20:00', end: '08:00', default_timezone: Europe/Berlin}";
 
 fn set(policy: &str) -> Arc<UseCaseSet> {
-    let files = [
-        SourceFile {
-            path: "features.yaml".into(),
-            text: CATALOG.into(),
-        },
-        SourceFile {
-            path: "policy.yaml".into(),
-            text: policy.into(),
-        },
-        SourceFile {
-            path: "recommend.yaml".into(),
-            text: USE_CASE.into(),
-        },
-    ];
+    let files = source_files(CATALOG, policy, &[("recommend.yaml", USE_CASE.to_string())]);
     let model = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../usecases/reference/models/recommender.json"
@@ -81,64 +69,22 @@ fn set(policy: &str) -> Arc<UseCaseSet> {
     Arc::new(UseCaseSet::compile_with_models(&files, &models).expect("test use cases compile"))
 }
 
-/// One customer's events (and sweeps) through a processor.
-struct Customer {
-    processor: Processor,
-    state: CustomerState,
-    counters: Counters,
-    offset: i64,
-}
-
-impl Customer {
-    fn new(set: &Arc<UseCaseSet>) -> Customer {
-        Customer {
-            processor: Processor::new(set.clone(), Mode::Engine),
-            state: CustomerState::new(&set.catalog),
-            counters: Counters::for_set(set),
-            offset: 0,
-        }
-    }
-
-    fn event(&mut self, kind: &str, ts: i64, product: &str) -> Vec<Action> {
-        let set = self.processor.set().clone();
-        let json = format!(r#"{{"customer_id":"c1","type":"{kind}","ts":{ts},"product":"{product}"}}"#);
-        let event = decode_json(&set.catalog, json.as_bytes(), None).expect("test event decodes");
-        self.offset += 1;
-        let source = Source {
-            topic: "t",
-            partition: 0,
-            offset: self.offset,
-        };
-        let mut actions = Vec::new();
-        let mut out = KeepDecisions::new(|a| actions.push(a));
-        self.processor
-            .process(&mut self.state, &event, source, &mut self.counters, &mut out);
-        actions
-    }
-
-    fn sweep(&mut self, now: i64) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let mut out = KeepDecisions::new(|a| actions.push(a));
-        self.processor
-            .fire_due(&mut self.state, "c1", now, now, &mut self.counters, &mut out);
-        actions
-    }
-}
-
 /// The customer's history: a purchase exactly 7 days before a page view at 22:00 Berlin.
 const DECIDED: i64 = T0 + 21 * HOUR;
 /// 08:00 Berlin the next morning.
 const DUE: i64 = T0 + DAY_MS + 7 * HOUR;
 
-fn history(c: &mut Customer) -> Vec<Action> {
-    assert!(c.event("purchase", DECIDED - 7 * DAY_MS, "p-0001").is_empty());
-    c.event("page_view", DECIDED, "p-0002")
+fn history(c: &mut Run) -> Vec<Action> {
+    assert!(c
+        .event("c1", "purchase", DECIDED - 7 * DAY_MS, r#""product":"p-0001""#)
+        .is_empty());
+    c.event("c1", "page_view", DECIDED, r#""product":"p-0002""#)
 }
 
 #[test]
 fn a_deferred_action_is_delivered_as_it_was_decided() {
     // without quiet hours the action is sent at once: this is what was decided
-    let mut direct = Customer::new(&set("channels: {email: {cost: 0.05}}"));
+    let mut direct = Run::new(&set("channels: {email: {cost: 0.05}}"));
     let decided = history(&mut direct);
     assert_eq!(decided.len(), 1);
     let decided = &decided[0];
@@ -150,16 +96,18 @@ fn a_deferred_action_is_delivered_as_it_was_decided() {
         .expect("payload");
     assert_eq!(days.1, revenue_core::expr::Val::Double(7.0));
 
-    let mut quiet = Customer::new(&set(QUIET));
+    let mut quiet = Run::new(&set(QUIET));
     assert!(history(&mut quiet).is_empty(), "deferred at 22:00");
     // kept in the customer's state: through the codec, as across a restart
-    let catalog = &quiet.processor.set().catalog;
+    let set = quiet.processor.set().clone();
+    let catalog = &set.catalog;
     let mut bytes = Vec::new();
-    encode(catalog, &quiet.state, &mut bytes);
+    encode(catalog, &quiet.states["c1"], &mut bytes);
     assert_eq!(bytes[0], STATE_FORMAT_VERSION);
-    quiet.state = decode(catalog, &bytes).expect("state decodes");
-    assert!(quiet.sweep(DUE - 1).is_empty());
-    let delivered = quiet.sweep(DUE);
+    let restored = decode(catalog, &bytes).expect("state decodes");
+    quiet.states.insert("c1".into(), restored);
+    assert!(quiet.sweep("c1", DUE - 1).is_empty());
+    let delivered = quiet.sweep("c1", DUE);
     assert_eq!(delivered.len(), 1);
     let delivered = &delivered[0];
     assert_eq!(delivered.event_type, DEFERRED_EVENT_TYPE);
@@ -223,10 +171,10 @@ fn a_deferred_action_in_state_of_the_previous_format_is_still_delivered() {
     let deferred = &state.policy.as_ref().expect("policy state").deferred;
     assert_eq!(deferred.len(), 1);
     assert_eq!((deferred[0].due, deferred[0].decided_at), (DUE, DECIDED));
-    let mut c = Customer::new(&s);
-    c.state = state;
-    assert!(c.sweep(DUE - 1).is_empty());
-    let delivered = c.sweep(DUE);
+    let mut c = Run::new(&s);
+    c.states.insert("c1".into(), state);
+    assert!(c.sweep("c1", DUE - 1).is_empty());
+    let delivered = c.sweep("c1", DUE);
     assert_eq!(
         delivered.len(),
         1,
@@ -234,5 +182,5 @@ fn a_deferred_action_in_state_of_the_previous_format_is_still_delivered() {
     );
     assert_eq!(delivered[0].score, Some(0.25));
     assert_eq!(delivered[0].event_ts, DUE);
-    assert!(c.sweep(DUE + DAY_MS).is_empty(), "sent once");
+    assert!(c.sweep("c1", DUE + DAY_MS).is_empty(), "sent once");
 }

@@ -13,21 +13,8 @@ use revenue_core::expr::Val;
 use revenue_core::spec::CatalogSpec;
 use revenue_core::{decode_json, Catalog, CustomerState};
 
-const CATALOG: &str = r#"
-event_types:
-  webinar: {fields: {topic: string, minutes: int}}
-  support_ticket: {fields: {severity: int}}
-  page_view: {fields: {page: string, product: string, seconds: int}}
-features:
-  lead_points:
-    kind: points
-    half_life: 14d
-    points:
-      - {events: [webinar], points: 20}
-      - {events: [webinar], where: "has(event.minutes) && event.minutes >= 45", points: 15}
-      - {events: [page_view], where: "event.page == 'pricing'", points: 10}
-      - {events: [page_view], points: 1}
-"#;
+/// The reproduction's catalog, shared with replay's test of the same defect.
+const CATALOG: &str = include_str!("fixtures/late_points_features.yaml");
 
 const HALF_LIFE: i64 = 14 * DAY_MS;
 

@@ -23,7 +23,7 @@ use revenue_testkit::{
     produce_lines, producer, read_all, repo, wait_for, Tansu, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS,
 };
 mod common;
-use common::{benchmark_cluster, config, decode_actions, launch, line};
+use common::{benchmark_cluster, checkpoint_transaction, config, decode_actions, launch, line};
 
 const GROUPS: [&str; 9] = [
     "bench",
@@ -516,59 +516,6 @@ fn exactly_once_on_tansu_delivers_every_action_once_to_read_committed_readers() 
     assert_benchmark_actions_once(&tansu.bootstrap, "exactly-once on Tansu, read_committed");
 }
 
-/// A transactional write of one checkpoint to the changelog: state records, then its offsets
-/// record, all with the checkpoint id header; committed or aborted.
-fn write_checkpoint(
-    producer: &rdkafka::producer::BaseProducer,
-    topic: &str,
-    id: u64,
-    states: &[(&str, &str)],
-    from: i64,
-    to: i64,
-    commit: bool,
-) {
-    use rdkafka::message::{Header, OwnedHeaders};
-    use revenue_engine::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
-    let id = id.to_le_bytes();
-    let header = || {
-        OwnedHeaders::new().insert(Header {
-            key: CHECKPOINT_HEADER,
-            value: Some(&id),
-        })
-    };
-    producer.begin_transaction().expect("begin");
-    for (key, value) in states {
-        producer
-            .send(
-                BaseRecord::<str, str>::to(topic)
-                    .partition(0)
-                    .key(key)
-                    .payload(value)
-                    .headers(header()),
-            )
-            .map_err(|(e, _)| e)
-            .expect("send");
-    }
-    let from: Vec<(&str, i64)> = if from < 0 { vec![] } else { vec![(INPUT, from)] };
-    let offsets = encode_offsets(&from, &[(INPUT, to)]);
-    producer
-        .send(
-            BaseRecord::<[u8], [u8]>::to(topic)
-                .partition(0)
-                .key(INPUT_OFFSETS_KEY)
-                .payload(&offsets)
-                .headers(header()),
-        )
-        .map_err(|(e, _)| e)
-        .expect("send");
-    producer.flush(Duration::from_secs(10)).expect("flush");
-    if commit {
-        producer.commit_transaction(Duration::from_secs(30)).expect("commit");
-    } else {
-        producer.abort_transaction(Duration::from_secs(30)).expect("abort");
-    }
-}
-
 #[test]
 fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_them() {
     use revenue_engine::changelog::{restore, RestoreContext};
@@ -588,8 +535,8 @@ fn exactly_once_restore_skips_aborted_checkpoints_even_when_the_broker_returns_t
         .expect("producer");
     producer.init_transactions(Duration::from_secs(30)).expect("init");
     // committed up to input offset 10; a checkpoint to 20 aborted (a crash inside the commit)
-    write_checkpoint(&producer, "changelog", 1, &[("c1", "v1")], -1, 10, true);
-    write_checkpoint(&producer, "changelog", 2, &[("c1", "v2"), ("c2", "v3")], 10, 20, false);
+    checkpoint_transaction(&producer, "changelog", 1, &[("c1", "v1")], -1, 10, true);
+    checkpoint_transaction(&producer, "changelog", 2, &[("c1", "v2"), ("c2", "v3")], 10, 20, false);
     let restorer: rdkafka::consumer::BaseConsumer<RestoreContext> = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", &tansu.bootstrap)
         .set("group.id", "restore-test")

@@ -24,6 +24,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod common;
+use common::mock_cluster;
+
 const CONSENT: &str = "consent";
 const ACTIONS: &str = "actions.offer";
 const AUDIT: &str = "audit";
@@ -35,20 +38,11 @@ const DAY: i64 = 24 * HOUR;
 const DAY0: i64 = 1_772_409_600_000;
 
 fn cluster() -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
-    let cluster = MockCluster::new(1).expect("mock cluster starts");
-    // co-partitioned inputs: the same partition count
-    cluster.create_topic(INPUT, PARTITIONS, 1).expect("input topic");
-    cluster.create_topic(CONSENT, PARTITIONS, 1).expect("consent topic");
-    for topic in [ACTIONS, AUDIT, DEAD_LETTERS] {
-        cluster.create_topic(topic, 2, 1).expect("topic");
-    }
-    // the mock cluster has no admin API: the changelogs are made here
-    for group in GROUPS {
-        cluster
-            .create_topic(&format!("{group}.state-changelog"), PARTITIONS, 1)
-            .expect("changelog");
-    }
-    cluster
+    mock_cluster(
+        &[INPUT, CONSENT],
+        &[(ACTIONS, 2), (AUDIT, 2), (DEAD_LETTERS, 2)],
+        &GROUPS,
+    )
 }
 
 const CATALOG: &str = "event_types:

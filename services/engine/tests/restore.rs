@@ -8,17 +8,17 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::ClientConfig;
-use revenue_engine::changelog::{
-    encode_offsets, restore, restorer, RestoreContext, Restored, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY,
-};
+use revenue_engine::changelog::{restore, restorer, RestoreContext, Restored};
 use revenue_engine::store::PartitionStore;
 use revenue_testkit::{aborted_messages_hidden, repo, Tansu, INPUT};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
+
+mod common;
+use common::{checkpoint_transaction, send_checkpoint};
 
 const CHANGELOG: &str = "changelog";
 
@@ -30,33 +30,6 @@ fn catalog() -> revenue_core::Catalog {
 
 fn offsets(next: i64) -> BTreeMap<String, i64> {
     BTreeMap::from([(INPUT.to_string(), next)])
-}
-
-/// Sends one checkpoint (state records, then its offsets record) without waiting.
-fn send_checkpoint(producer: &BaseProducer, id: u64, states: &[(&str, &str)], from: i64, to: i64) {
-    let id = id.to_le_bytes();
-    let header = || {
-        OwnedHeaders::new().insert(Header {
-            key: CHECKPOINT_HEADER,
-            value: Some(&id),
-        })
-    };
-    for (key, value) in states {
-        let record = BaseRecord::<str, str>::to(CHANGELOG)
-            .partition(0)
-            .key(key)
-            .payload(value)
-            .headers(header());
-        producer.send(record).map_err(|(e, _)| e).expect("send");
-    }
-    let from: Vec<(&str, i64)> = if from < 0 { vec![] } else { vec![(INPUT, from)] };
-    let offsets = encode_offsets(&from, &[(INPUT, to)]);
-    let record = BaseRecord::<[u8], [u8]>::to(CHANGELOG)
-        .partition(0)
-        .key(INPUT_OFFSETS_KEY)
-        .payload(&offsets)
-        .headers(header());
-    producer.send(record).map_err(|(e, _)| e).expect("send");
 }
 
 /// `count` chained checkpoints of 2 customers each (3 records), input offsets 10 apart, sent in
@@ -72,6 +45,7 @@ fn write_checkpoints(bootstrap: &str, count: u64) {
         let from = if id == 0 { -1 } else { to - 10 };
         send_checkpoint(
             &producer,
+            CHANGELOG,
             id + 1,
             &[
                 (&format!("c{}", id % 7), &format!("v{id}")),
@@ -185,18 +159,6 @@ fn a_store_beyond_the_changelog_end_is_rebuilt_on_a_broker_that_reports_out_of_r
     a_store_beyond_the_end_is_rebuilt(&cluster.bootstrap_servers());
 }
 
-/// One transactional checkpoint, committed or aborted.
-fn transaction(producer: &BaseProducer, id: u64, states: &[(&str, &str)], from: i64, to: i64, commit: bool) {
-    producer.begin_transaction().expect("begin");
-    send_checkpoint(producer, id, states, from, to);
-    producer.flush(Duration::from_secs(10)).expect("flush");
-    if commit {
-        producer.commit_transaction(Duration::from_secs(30)).expect("commit");
-    } else {
-        producer.abort_transaction(Duration::from_secs(30)).expect("abort");
-    }
-}
-
 /// Issue 15: a zombie's aborted transactions, each starting where the last ended, were applied
 /// because they chain; the restored offsets went past the group's committed ones.
 #[test]
@@ -214,10 +176,10 @@ fn exactly_once_restore_never_applies_a_chain_of_aborted_checkpoints_beyond_the_
         .create()
         .expect("producer");
     producer.init_transactions(Duration::from_secs(30)).expect("init");
-    transaction(&producer, 1, &[("c1", "committed-1")], -1, 10, true);
+    checkpoint_transaction(&producer, CHANGELOG, 1, &[("c1", "committed-1")], -1, 10, true);
     // a zombie's transactions, aborted: 10 → 30 → 50
-    transaction(&producer, 2, &[("c2", "zombie-2")], 10, 30, false);
-    transaction(&producer, 3, &[("c3", "zombie-3")], 30, 50, false);
+    checkpoint_transaction(&producer, CHANGELOG, 2, &[("c2", "zombie-2")], 10, 30, false);
+    checkpoint_transaction(&producer, CHANGELOG, 3, &[("c3", "zombie-3")], 30, 50, false);
     let restorer = new_restorer(&tansu.bootstrap);
     let restored = |committed: i64| {
         let dir = tempfile::tempdir().expect("dir");
@@ -240,7 +202,7 @@ fn exactly_once_restore_never_applies_a_chain_of_aborted_checkpoints_beyond_the_
     assert_eq!(at, 10, "restored offsets never pass the committed ones");
     assert_eq!((c1.as_deref(), c2, c3), (Some("committed-1"), None, None));
     // the new owner's committed retry of the zombie's first checkpoint
-    transaction(&producer, 4, &[("c1", "committed-2")], 10, 20, true);
+    checkpoint_transaction(&producer, CHANGELOG, 4, &[("c1", "committed-2")], 10, 20, true);
     let (at, c1, c2, c3) = restored(20);
     assert_eq!(at, 20);
     assert_eq!(

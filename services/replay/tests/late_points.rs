@@ -10,21 +10,8 @@ use revenue_replay::{replay_with_decisions, ReplayOptions};
 use std::io::{BufReader, Cursor};
 use std::sync::Arc;
 
-const FEATURES: &str = r#"
-event_types:
-  webinar: {fields: {topic: string, minutes: int}}
-  support_ticket: {fields: {severity: int}}
-  page_view: {fields: {page: string, product: string, seconds: int}}
-features:
-  lead_points:
-    kind: points
-    half_life: 14d
-    points:
-      - {events: [webinar], points: 20}
-      - {events: [webinar], where: "has(event.minutes) && event.minutes >= 45", points: 15}
-      - {events: [page_view], where: "event.page == 'pricing'", points: 10}
-      - {events: [page_view], points: 1}
-"#;
+/// The reproduction's catalog, shared with the core's test of the same defect.
+const FEATURES: &str = include_str!("../../core/tests/fixtures/late_points_features.yaml");
 
 const LEAD_SCORING: &str = r#"
 id: lead-scoring

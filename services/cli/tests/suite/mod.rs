@@ -4,6 +4,8 @@
 // Test code: a failed expectation is a failed test
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
+// each test binary uses a part of it
+#![allow(dead_code)]
 
 pub mod checks;
 pub mod scenario;
@@ -43,6 +45,50 @@ pub enum Guarantee {
     ExactlyOnce,
 }
 
+/// Writes `root/config.yaml`: an engine of `group` on `bootstrap` (pod `name`, its state under
+/// `root/state`) over the benchmark use cases, serving HTTP on `http`, logging JSON.
+pub fn write_config(
+    root: &Path,
+    name: &str,
+    bootstrap: &str,
+    group: &str,
+    guarantee: Guarantee,
+    http: &str,
+) -> PathBuf {
+    let guarantee = match guarantee {
+        Guarantee::AtLeastOnce => "at_least_once",
+        Guarantee::ExactlyOnce => "exactly_once",
+    };
+    let config = format!(
+        "kafka:
+  bootstrap_servers: {bootstrap}
+  group_id: {group}
+  input_topics: [{INPUT}]
+  dead_letter_topic: dead-letters
+  customer_id: key
+  guarantee: {guarantee}
+  transactional_id: {group}-{name}
+  properties:
+    session.timeout.ms: \"6000\"
+    heartbeat.interval.ms: \"500\"
+state:
+  dir: {state}
+  commit_interval_ms: 200
+use_cases:
+  dir: {use_cases}
+http:
+  listen: {http}
+log:
+  format: json
+",
+        state = root.join("state").display(),
+        use_cases = repo().join("usecases/benchmark").display(),
+    );
+    let path = root.join("config.yaml");
+    std::fs::write(&path, config).expect("config");
+    path
+}
+
 /// One engine "pod": a `revenue-engine run` process with its own state directory, HTTP port and
 /// transactional id (stable across its restarts, like a StatefulSet pod's name).
 pub struct Instance {
@@ -67,36 +113,7 @@ impl Instance {
         let root = root.join(name);
         std::fs::create_dir_all(&root).expect("instance dir");
         let http = format!("127.0.0.1:{}", free_port());
-        let guarantee = match guarantee {
-            Guarantee::AtLeastOnce => "at_least_once",
-            Guarantee::ExactlyOnce => "exactly_once",
-        };
-        let config = format!(
-            "kafka:
-  bootstrap_servers: {bootstrap}
-  group_id: {group}
-  input_topics: [{INPUT}]
-  dead_letter_topic: dead-letters
-  customer_id: key
-  guarantee: {guarantee}
-  transactional_id: {group}-{name}
-  properties:
-    session.timeout.ms: \"6000\"
-    heartbeat.interval.ms: \"500\"
-state:
-  dir: {state}
-  commit_interval_ms: 200
-use_cases:
-  dir: {use_cases}
-http:
-  listen: {http}
-log:
-  format: json
-",
-            state = root.join("state").display(),
-            use_cases = repo().join("usecases/benchmark").display(),
-        );
-        std::fs::write(root.join("config.yaml"), config).expect("config");
+        write_config(&root, name, bootstrap, group, guarantee, &http);
         Instance {
             name: name.into(),
             root,

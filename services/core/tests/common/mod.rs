@@ -51,10 +51,16 @@ pub fn compile(use_cases: &[(&str, String)]) -> Result<UseCaseSet, Vec<Diagnosti
 }
 
 fn compile_with_policy(policy: &str, use_cases: &[(&str, String)]) -> Result<UseCaseSet, Vec<Diagnostic>> {
+    UseCaseSet::compile(&source_files(CATALOG, policy, use_cases))
+}
+
+/// A use-case directory as source files: `features.yaml`, `policy.yaml` and the use cases
+/// (file name, text).
+pub fn source_files(catalog: &str, policy: &str, use_cases: &[(&str, String)]) -> Vec<SourceFile> {
     let mut files = vec![
         SourceFile {
             path: "features.yaml".into(),
-            text: CATALOG.into(),
+            text: catalog.into(),
         },
         SourceFile {
             path: "policy.yaml".into(),
@@ -65,7 +71,7 @@ fn compile_with_policy(policy: &str, use_cases: &[(&str, String)]) -> Result<Use
         path: path.to_string(),
         text: text.clone(),
     }));
-    UseCaseSet::compile(&files)
+    files
 }
 
 /// Many customers through one processor; `restart` re-reads every state through the codec and

@@ -85,12 +85,17 @@ impl Chain {
         let next = Checkpoint { offsets, records };
         match self.pending.take() {
             Some(last) if starts_at(&next.offsets, &last.offsets.to) => self.confirm(last),
-            Some(last) if starts_at(&next.offsets, &self.tip) => self.dropped += last.records.len() as u64 + 1,
+            Some(last) if starts_at(&next.offsets, &self.tip) => self.drop_checkpoint(&last),
             // not chained (written by an older version, or a gap): keep the log's order
             Some(last) => self.confirm(last),
             None => {}
         }
         self.pending = Some(next);
+    }
+
+    /// Counts a checkpoint's records and its offsets record as dropped.
+    fn drop_checkpoint(&mut self, checkpoint: &Checkpoint) {
+        self.dropped += checkpoint.records.len() as u64 + 1;
     }
 
     fn confirm(&mut self, checkpoint: Checkpoint) {
@@ -101,7 +106,7 @@ impl Chain {
         {
             self.beyond.checkpoints += 1;
             self.beyond.records += checkpoint.records.len() as u64;
-            self.dropped += checkpoint.records.len() as u64 + 1;
+            self.drop_checkpoint(&checkpoint);
             return;
         }
         self.confirmed.extend(checkpoint.records);
@@ -116,7 +121,7 @@ impl Chain {
         if let Some(last) = self.pending.take() {
             match &self.committed {
                 Some(committed) if passes(&last.offsets, committed) => self.confirm(last),
-                Some(committed) if !reaches(&last.offsets, committed) => self.dropped += last.records.len() as u64 + 1,
+                Some(committed) if !reaches(&last.offsets, committed) => self.drop_checkpoint(&last),
                 _ => self.confirm(last),
             }
         }

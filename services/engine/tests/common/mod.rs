@@ -6,21 +6,39 @@
 // each test binary uses a part of it
 #![allow(dead_code)]
 
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use revenue_engine::changelog::{encode_offsets, CHECKPOINT_HEADER, INPUT_OFFSETS_KEY};
 use revenue_engine::config::{CustomerIdSource, EngineConfig};
 use revenue_engine::wire::{ActionEncoder, OutputFormat};
 use revenue_engine::{start, EngineHandle, Metrics, Status};
 use revenue_testkit::{repo, ACTION_TOPICS, DEAD_LETTERS, INPUT, PARTITIONS};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A one-broker mock cluster with the benchmark's topics and the changelogs of `groups` (the mock
 /// cluster has no admin API).
 pub fn benchmark_cluster(groups: &[&str]) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
+    let outputs: Vec<(&str, i32)> = ACTION_TOPICS.iter().chain([&DEAD_LETTERS]).map(|t| (*t, 4)).collect();
+    mock_cluster(&[INPUT], &outputs, groups)
+}
+
+/// A one-broker mock cluster: co-partitioned `inputs` ([`PARTITIONS`] each), `outputs` with
+/// their partition counts, and the changelogs of `groups`, made here (the mock cluster has no
+/// admin API).
+pub fn mock_cluster(
+    inputs: &[&str],
+    outputs: &[(&str, i32)],
+    groups: &[&str],
+) -> MockCluster<'static, rdkafka::producer::DefaultProducerContext> {
     let cluster = MockCluster::new(1).expect("mock cluster starts");
-    cluster.create_topic(INPUT, PARTITIONS, 1).expect("input topic");
-    for topic in ACTION_TOPICS.iter().chain([&DEAD_LETTERS]) {
-        cluster.create_topic(topic, 4, 1).expect("topic");
+    for topic in inputs {
+        cluster.create_topic(topic, PARTITIONS, 1).expect("input topic");
+    }
+    for (topic, partitions) in outputs {
+        cluster.create_topic(topic, *partitions, 1).expect("topic");
     }
     for group in groups {
         cluster
@@ -89,4 +107,53 @@ pub fn benchmark_use_cases_edited(edit: impl Fn(&str, String) -> String) -> temp
         std::fs::write(dir.path().join(name), edit(name, text)).expect("write");
     }
     dir
+}
+
+/// Sends one checkpoint to partition 0 of `topic` without waiting: its state records, then its
+/// offsets record (input offsets `from`, or none when negative, to `to`), all with the
+/// checkpoint id header.
+pub fn send_checkpoint(producer: &BaseProducer, topic: &str, id: u64, states: &[(&str, &str)], from: i64, to: i64) {
+    let id = id.to_le_bytes();
+    let header = || {
+        OwnedHeaders::new().insert(Header {
+            key: CHECKPOINT_HEADER,
+            value: Some(&id),
+        })
+    };
+    for (key, value) in states {
+        let record = BaseRecord::<str, str>::to(topic)
+            .partition(0)
+            .key(key)
+            .payload(value)
+            .headers(header());
+        producer.send(record).map_err(|(e, _)| e).expect("send");
+    }
+    let from: Vec<(&str, i64)> = if from < 0 { vec![] } else { vec![(INPUT, from)] };
+    let offsets = encode_offsets(&from, &[(INPUT, to)]);
+    let record = BaseRecord::<[u8], [u8]>::to(topic)
+        .partition(0)
+        .key(INPUT_OFFSETS_KEY)
+        .payload(&offsets)
+        .headers(header());
+    producer.send(record).map_err(|(e, _)| e).expect("send");
+}
+
+/// One checkpoint written as a transaction ([`send_checkpoint`]), committed or aborted.
+pub fn checkpoint_transaction(
+    producer: &BaseProducer,
+    topic: &str,
+    id: u64,
+    states: &[(&str, &str)],
+    from: i64,
+    to: i64,
+    commit: bool,
+) {
+    producer.begin_transaction().expect("begin");
+    send_checkpoint(producer, topic, id, states, from, to);
+    producer.flush(Duration::from_secs(10)).expect("flush");
+    if commit {
+        producer.commit_transaction(Duration::from_secs(30)).expect("commit");
+    } else {
+        producer.abort_transaction(Duration::from_secs(30)).expect("abort");
+    }
 }
