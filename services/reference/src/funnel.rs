@@ -12,7 +12,13 @@ fn days(from: i64, to: i64) -> V {
 
 /// The customer moves up to the stage `score` reaches (never down); one `stage_change` per
 /// stage newly reached, lowest first.
-pub fn advance(uc: &UseCase, customer: &mut Customer, customer_id: &str, trigger: &Trigger, score: f64) -> Vec<RefAction> {
+pub fn advance(
+    uc: &UseCase,
+    customer: &mut Customer,
+    customer_id: &str,
+    trigger: &Trigger,
+    score: f64,
+) -> Vec<RefAction> {
     let reached = uc.funnel.iter().filter(|(_, min)| score >= *min).count();
     let (from, since) = customer.stages.get(&uc.id).copied().unwrap_or((0, i64::MIN));
     if reached <= from {
@@ -24,7 +30,11 @@ pub fn advance(uc: &UseCase, customer: &mut Customer, customer_id: &str, trigger
     let mut previous_since = if from == 0 { first_seen } else { since };
     let mut changes = Vec::new();
     for stage in from..reached {
-        let previous = if stage == 0 { String::new() } else { uc.funnel[stage - 1].0.clone() };
+        let previous = if stage == 0 {
+            String::new()
+        } else {
+            uc.funnel[stage - 1].0.clone()
+        };
         changes.push(RefAction {
             use_case_id: uc.id.clone(),
             customer_id: customer_id.to_string(),

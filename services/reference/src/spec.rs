@@ -424,7 +424,11 @@ impl Case {
             let _ = writeln!(y, "  score: \"{}\"", s.cel(&ty));
         }
         if let Some(m) = &uc.model {
-            let terms: Vec<String> = m.coefficients.iter().map(|(f, w)| format!("{f}: {}", double(*w))).collect();
+            let terms: Vec<String> = m
+                .coefficients
+                .iter()
+                .map(|(f, w)| format!("{f}: {}", double(*w)))
+                .collect();
             let _ = writeln!(
                 y,
                 "  model: {{type: {}, intercept: {}, coefficients: {{{}}}}}",

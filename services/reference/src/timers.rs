@@ -4,7 +4,7 @@
 //! customer's whole state leaves at `expire_after` after its latest event time.
 
 use crate::features::clock;
-use crate::model::{Customer, Reference, RefAction, Trigger};
+use crate::model::{Customer, RefAction, Reference, Trigger};
 use crate::spec::{Event, Status, UseCase};
 
 /// What comes due next: (time, customer, 0 and the use case's index for a timer, or 1 for the

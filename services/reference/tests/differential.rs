@@ -10,7 +10,6 @@
 
 mod generate;
 
-use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use revenue_core::expr::Val;
 use revenue_core::{decode_json, Action, Counters, Mode, Processor, Source, SourceFile, UseCaseSet};
@@ -132,9 +131,21 @@ fn as_json(mut a: RefAction) -> RefAction {
 fn agree(got: &[RefAction], want: &[RefAction], scale: f64) -> bool {
     got.len() == want.len()
         && got.iter().zip(want).all(|(g, w)| {
-            (&g.use_case_id, &g.customer_id, &g.tier, &g.action_type, &g.event_type, g.event_ts)
-                == (&w.use_case_id, &w.customer_id, &w.tier, &w.action_type, &w.event_type, w.event_ts)
-                && same_score(g.score, w.score, scale)
+            (
+                &g.use_case_id,
+                &g.customer_id,
+                &g.tier,
+                &g.action_type,
+                &g.event_type,
+                g.event_ts,
+            ) == (
+                &w.use_case_id,
+                &w.customer_id,
+                &w.tier,
+                &w.action_type,
+                &w.event_type,
+                w.event_ts,
+            ) && same_score(g.score, w.score, scale)
                 && g.payload.len() == w.payload.len()
                 && g.payload
                     .iter()
@@ -165,8 +176,8 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
     let mut emitted = Vec::new();
     for (line, event) in case.events.iter().enumerate() {
         let text = Case::json_line(event);
-        let decoded = decode_json(catalog, text.as_bytes(), None)
-            .map_err(|e| TestCaseError::fail(format!("{e:?}: {text}")))?;
+        let decoded =
+            decode_json(catalog, text.as_bytes(), None).map_err(|e| TestCaseError::fail(format!("{e:?}: {text}")))?;
         let source = Source {
             topic: "case",
             partition: 0,
@@ -191,9 +202,7 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
                 case.reproduction(line + 1, None)
             ))
         };
-        let state = customers
-            .get(&event.customer)
-            .ok_or_else(|| fail("no state".into()))?;
+        let state = customers.get(&event.customer).ok_or_else(|| fail("no state".into()))?;
         for (f, want) in case.features.iter().zip(&expected.features) {
             let index = catalog.feature(&f.name).ok_or_else(|| fail(format!("no {}", f.name)))?;
             let got = val(&state.read(catalog, index, decoded.ts()));
@@ -240,8 +249,14 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
         ..ReplayOptions::default()
     };
     let lines = case.json_lines(case.events.len());
-    replay(set.clone(), BufReader::new(Cursor::new(lines)), &mut out, &options, |_| {})
-        .map_err(|e| TestCaseError::fail(format!("replay failed: {e}")))?;
+    replay(
+        set.clone(),
+        BufReader::new(Cursor::new(lines)),
+        &mut out,
+        &options,
+        |_| {},
+    )
+    .map_err(|e| TestCaseError::fail(format!("replay failed: {e}")))?;
     // replay's output also holds `shadow` use cases' actions, marked by their status
     let replayed: Vec<RefAction> = out
         .split(|b| *b == b'\n')

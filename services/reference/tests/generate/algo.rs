@@ -10,11 +10,18 @@ use revenue_reference::spec::*;
 pub const EXPIRE_AFTER: [i64; 4] = [2 * DAY_MS, 3 * DAY_MS, 10 * DAY_MS, 60 * DAY_MS];
 /// Timer `after` choices; those not shorter than `expire_after` are shortened (validate refuses
 /// a timer that could never fire).
-const AFTER: [i64; 6] = [60_000, H, 6 * H, DAY_MS, 3 * DAY_MS, 7 * DAY_MS];
+// no shorter: a timer its own actions restart fires once per `after` through a 45-day gap
+const AFTER: [i64; 5] = [H, 6 * H, DAY_MS, 3 * DAY_MS, 7 * DAY_MS];
 const FUNNEL: [f64; 6] = [0.0, 0.5, 1.0, 2.0, 4.0, 8.0];
 
 /// (after, start_on, start_on_actions as (use case, tier or any), cancel_on, wall clock).
-type RawTimer = (i64, Option<Vec<String>>, Vec<(usize, Option<usize>)>, Option<Vec<String>>, bool);
+type RawTimer = (
+    i64,
+    Option<Vec<String>>,
+    Vec<(usize, Option<usize>)>,
+    Option<Vec<String>>,
+    bool,
+);
 /// (logistic, intercept, (feature pick, weight)).
 type RawModel = (bool, f64, Vec<(usize, f64)>);
 
@@ -86,7 +93,11 @@ pub fn assemble(case: &mut Case, extras: Vec<Extras>) {
             });
         }
         if let (Some(stages), true) = (extra.funnel, uc.score.is_some() || uc.model.is_some()) {
-            uc.funnel = stages.into_iter().enumerate().map(|(i, m)| (format!("s{i}"), m)).collect();
+            uc.funnel = stages
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| (format!("s{i}"), m))
+                .collect();
         }
         let Some((after, start_on, actions, cancel_on, wall_clock)) = extra.timer else {
             continue;
@@ -94,7 +105,9 @@ pub fn assemble(case: &mut Case, extras: Vec<Extras>) {
         let after = case.expire_after.map_or(after, |ttl| after.min(ttl / 2));
         let mut start_on_actions = Vec::new();
         for (source, tier) in actions {
-            let Some((id, status, tiers)) = shape.get(source) else { continue };
+            let Some((id, status, tiers)) = shape.get(source) else {
+                continue;
+            };
             if uc.status == Status::Live && *status != Status::Live {
                 continue;
             }
