@@ -115,17 +115,17 @@ pub fn default(feature: &Feature) -> V {
 }
 
 /// The value of `feature` for a customer whose events (in arrival order) are `events`, read
-/// at the event `now` (the triggering event's time); the customer's clock is the latest event
-/// time seen. `None`: no data (the default applies).
-fn compute(all: &[Feature], feature: &Feature, events: &[Event], now: i64) -> Option<V> {
-    let clock = events.iter().map(|e| e.ts).max()?;
+/// at `now` (the triggering event's time, or a timer's due time) with windows ending at
+/// `clock`. `None`: no data (the default applies).
+fn compute(all: &[Feature], feature: &Feature, events: &[Event], now: i64, clock: i64) -> Option<V> {
+    events.first()?;
     let field_of = |e: &Event| field(e, feature.field.as_deref().unwrap_or(""));
     if feature.kind == Kind::Points {
         return points(feature, events, clock);
     }
     if feature.kind == Kind::DaysSince {
         let of = all.iter().find(|f| Some(&f.name) == feature.of.as_ref())?;
-        let V::Int(since) = compute(all, of, events, now)? else {
+        let V::Int(since) = compute(all, of, events, now, clock)? else {
             return None;
         };
         return Some(V::Double((now - since) as f64 / DAY_MS as f64));
@@ -190,10 +190,21 @@ fn points(feature: &Feature, events: &[Event], clock: i64) -> Option<V> {
     any.then_some(V::Double(total))
 }
 
-/// Every feature's value, in catalog order, at the customer's latest event.
+/// Every feature's value, in catalog order, at the customer's latest event; the customer's
+/// clock is the latest event time seen.
 pub fn values(all: &[Feature], events: &[Event]) -> Vec<V> {
     let now = events.last().map_or(0, |e| e.ts);
+    values_at(all, events, now, clock(events).unwrap_or(now))
+}
+
+/// The latest event time seen.
+pub fn clock(events: &[Event]) -> Option<i64> {
+    events.iter().map(|e| e.ts).max()
+}
+
+/// Every feature's value read at `now` with windows ending at `clock`.
+pub fn values_at(all: &[Feature], events: &[Event], now: i64, clock: i64) -> Vec<V> {
     all.iter()
-        .map(|f| compute(all, f, events, now).unwrap_or_else(|| default(f)))
+        .map(|f| compute(all, f, events, now, clock).unwrap_or_else(|| default(f)))
         .collect()
 }

@@ -10,8 +10,10 @@
 //! absent and extra fields, late events and duplicate timestamps; use cases of every status
 //! (only `live` ones act), `rule`, `score`, every tier form (`min_score`, `max_score`, `when`,
 //! combined) and every re-trigger form (`once`, `always`, `{cooldown}`, per use case and per
-//! tier). Not covered yet: timers, funnels, `expire_after`, models and recommenders, and
-//! `policy.yaml` (consent, arbitration, caps, holdout, quiet hours, attribution).
+//! tier), linear and logistic models, funnel stages, timers (`start_on`, `start_on_actions`,
+//! `cancel_on`, both clocks) and `expire_after`, with replay's order of timers and expiries.
+//! Not covered yet: ONNX models, recommenders and `policy.yaml` (consent, arbitration, caps,
+//! holdout, quiet hours, attribution).
 //!
 //! The model does not parse YAML or CEL: a case is described by the small spec types of
 //! [`spec`] (rendered to YAML for the engine side), and their expressions are a closed subset
@@ -20,5 +22,7 @@
 //! the README does not specify: the test matches actions by use case, customer and event.
 
 pub mod features;
+pub mod funnel;
 pub mod model;
 pub mod spec;
+pub mod timers;

@@ -1,107 +1,234 @@
 //! The reference model: every event of every customer kept; at each event every feature and
 //! every triggered use case's decision recomputed (README.md, *A use case* and *Statuses*).
+//! Timers and expiry: [`crate::timers`]; funnel stages: [`crate::funnel`].
 
-use crate::features::{values, V};
+use crate::features::{clock, values, values_at, V};
 use crate::spec::{Cond, Event, Feature, Num, PayloadExpr, Retrigger, Status, UseCase};
+use crate::{funnel, timers};
 use std::collections::BTreeMap;
 
-/// An action the README says the event yields.
+/// An action the README says the stream yields (`live` use cases only).
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefAction {
     pub use_case_id: String,
+    pub customer_id: String,
     pub tier: String,
+    /// The tier's type (`crm_task` in generated cases) or `stage_change`.
+    pub action_type: String,
+    /// The triggering event's type, or `timer`.
+    pub event_type: String,
+    pub event_ts: i64,
     pub score: Option<f64>,
+    /// Sorted by name.
     pub payload: Vec<(String, V)>,
 }
 
 /// What one event yields: the customer's feature values after it, in catalog order, and the
-/// actions of `live` use cases, ordered by use-case id.
+/// actions in the order they are emitted: those of timers that came due before it, then its
+/// own (funnel stage changes first, then tier actions, each by use-case id).
 #[derive(Debug, Clone)]
 pub struct Step {
     pub features: Vec<V>,
     pub actions: Vec<RefAction>,
 }
 
+/// Everything kept about one customer: its state, which `expire_after` deletes whole.
+#[derive(Debug, Default, Clone)]
+pub struct Customer {
+    pub events: Vec<Event>,
+    /// The re-trigger history: per use case id and tier name, the times it acted.
+    pub fired: BTreeMap<(String, String), Vec<i64>>,
+    /// Running timers: use case id → due time.
+    pub timers: BTreeMap<String, i64>,
+    /// Funnel stage per use case: (stages reached, time the last was reached).
+    pub stages: BTreeMap<String, (usize, i64)>,
+}
+
+/// What an evaluation answers: the event type (`timer` for a timer) and its time.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub event_type: String,
+    pub now: i64,
+}
+
+/// A use case's decision to act for a customer, before the contact policy.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub use_case: usize,
+    pub tier: usize,
+    pub action: RefAction,
+}
+
 #[derive(Debug, Default)]
 pub struct Reference {
-    features: Vec<Feature>,
-    use_cases: Vec<UseCase>,
-    events: BTreeMap<String, Vec<Event>>,
-    /// The re-trigger history: per customer, use case id and tier name, the times it acted.
-    fired: BTreeMap<(String, String, String), Vec<i64>>,
+    pub(crate) features: Vec<Feature>,
+    pub(crate) use_cases: Vec<UseCase>,
+    pub(crate) expire_after: Option<i64>,
+    pub(crate) customers: BTreeMap<String, Customer>,
+    /// The latest event time read so far.
+    pub(crate) watermark: i64,
 }
 
 impl Reference {
-    pub fn new(features: &[Feature], use_cases: &[UseCase]) -> Reference {
+    pub fn new(features: &[Feature], use_cases: &[UseCase], expire_after: Option<i64>) -> Reference {
         let mut use_cases = use_cases.to_vec();
         use_cases.sort_by(|a, b| a.id.cmp(&b.id));
         Reference {
             features: features.to_vec(),
             use_cases,
+            expire_after,
+            watermark: i64::MIN,
             ..Reference::default()
         }
     }
 
+    /// Whether a use case is evaluated at all (in the engine, not back-testing).
+    pub(crate) fn evaluated(uc: &UseCase) -> bool {
+        matches!(uc.status, Status::Live | Status::Shadow)
+    }
+
     pub fn step(&mut self, event: &Event) -> Step {
-        let history = self.events.entry(event.customer.clone()).or_default();
-        history.push(event.clone());
-        let features = values(&self.features, history);
         let mut actions = Vec::new();
-        for uc in &self.use_cases {
-            // `draft` only in back-testing, `retired` never, `shadow` emits nothing
-            if uc.status != Status::Live || !uc.triggers.contains(&event.ty) {
-                continue;
+        self.watermark = self.watermark.max(event.ts);
+        timers::fire_due(self, self.watermark, &mut actions);
+        let customer = self.customers.entry(event.customer.clone()).or_default();
+        customer.events.push(event.clone());
+        timers::on_event(&self.use_cases, customer, event);
+        let trigger = Trigger {
+            event_type: event.ty.clone(),
+            now: event.ts,
+        };
+        let triggered: Vec<usize> = (0..self.use_cases.len())
+            .filter(|&i| Self::evaluated(&self.use_cases[i]) && self.use_cases[i].triggers.contains(&event.ty))
+            .collect();
+        self.evaluate_all(&event.customer, &triggered, &trigger, &mut actions);
+        let features = values(&self.features, &self.customers[&event.customer].events);
+        Step { features, actions }
+    }
+
+    /// The end of the input: what is due by the latest event time fires; nothing later does.
+    pub fn finish(&mut self) -> Vec<RefAction> {
+        let mut actions = Vec::new();
+        timers::fire_due(self, self.watermark, &mut actions);
+        actions
+    }
+
+    /// Evaluates `use_cases` (indices, in id order) for the customer at `trigger`: stage
+    /// changes are emitted as each is evaluated, then the decisions to act in order.
+    pub(crate) fn evaluate_all(
+        &mut self,
+        customer: &str,
+        use_cases: &[usize],
+        trigger: &Trigger,
+        actions: &mut Vec<RefAction>,
+    ) {
+        let mut decisions = Vec::new();
+        for &index in use_cases {
+            decisions.extend(self.evaluate(index, customer, trigger, actions));
+        }
+        for decision in decisions {
+            self.act(customer, decision, trigger.now, actions);
+        }
+    }
+
+    /// Use case `index` for `customer` at `trigger`: its rule, score, funnel and the first tier
+    /// that matches and may act. Windows end at the later of the customer's clock and the
+    /// trigger's time (a due timer reads them as of its due time), `days_since` is to it.
+    pub(crate) fn evaluate(
+        &mut self,
+        index: usize,
+        customer_id: &str,
+        trigger: &Trigger,
+        actions: &mut Vec<RefAction>,
+    ) -> Option<Decision> {
+        let uc = &self.use_cases[index];
+        let customer = self.customers.get_mut(customer_id)?;
+        let now = trigger.now;
+        let at = clock(&customer.events).map_or(now, |c| c.max(now));
+        let features = values_at(&self.features, &customer.events, now, at);
+        let read = |name: &str| -> V {
+            let i = self.features.iter().position(|f| f.name == name);
+            i.and_then(|i| features.get(i).cloned()).unwrap_or(V::Double(0.0))
+        };
+        let score = match (&uc.model, &uc.score) {
+            (Some(m), _) => {
+                let z = m.intercept + m.coefficients.iter().map(|(f, w)| w * read(f).as_f64()).sum::<f64>();
+                Some(if m.logistic { 1.0 / (1.0 + (-z).exp()) } else { z })
             }
-            let read = |name: &str| -> V {
-                let i = self.features.iter().position(|f| f.name == name);
-                i.and_then(|i| features.get(i).cloned()).unwrap_or(V::Double(0.0))
-            };
-            if let Some(rule) = &uc.rule {
-                if !cond(rule, &read, None) {
-                    continue;
-                }
-            }
-            let score = uc.score.as_ref().map(|s| num(s, &read));
-            // "tried in order; the first that matches and may act, acts"
-            for tier in &uc.tiers {
-                let s = score.unwrap_or(f64::NAN);
-                let matches = tier.min_score.is_none_or(|m| s >= m)
-                    && tier.max_score.is_none_or(|m| s < m)
-                    && tier.when.as_ref().is_none_or(|w| cond(w, &read, score));
-                if !matches {
-                    continue;
-                }
-                let key = (event.customer.clone(), uc.id.clone(), tier.name.clone());
-                let before = self.fired.get(&key).map_or(&[][..], Vec::as_slice);
-                if !may_act(
-                    tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once),
-                    before,
-                    event.ts,
-                ) {
-                    continue;
-                }
-                self.fired.entry(key).or_default().push(event.ts);
-                let payload = tier
-                    .payload
-                    .iter()
-                    .map(|(k, e)| {
-                        let v = match e {
-                            PayloadExpr::Score => V::Double(s),
-                            PayloadExpr::Feat(f) => read(f),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect();
-                actions.push(RefAction {
-                    use_case_id: uc.id.clone(),
-                    tier: tier.name.clone(),
-                    score,
-                    payload,
-                });
-                break;
+            (None, Some(s)) => Some(num(s, &read)),
+            (None, None) => None,
+        };
+        // the funnel follows the score whatever the rule and the tiers say
+        if let (false, Some(s)) = (uc.funnel.is_empty(), score) {
+            let changes = funnel::advance(uc, customer, customer_id, trigger, s);
+            if uc.status == Status::Live {
+                actions.extend(changes);
             }
         }
-        Step { features, actions }
+        if let Some(rule) = &uc.rule {
+            if !cond(rule, &read, None) {
+                return None;
+            }
+        }
+        // "tried in order; the first that matches and may act, acts"
+        for (t, tier) in uc.tiers.iter().enumerate() {
+            let s = score.unwrap_or(f64::NAN);
+            let matches = tier.min_score.is_none_or(|m| s >= m)
+                && tier.max_score.is_none_or(|m| s < m)
+                && tier.when.as_ref().is_none_or(|w| cond(w, &read, score));
+            if !matches {
+                continue;
+            }
+            let key = (uc.id.clone(), tier.name.clone());
+            let before = customer.fired.get(&key).map_or(&[][..], Vec::as_slice);
+            if !may_act(tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once), before, now) {
+                continue;
+            }
+            let mut payload: Vec<(String, V)> = tier
+                .payload
+                .iter()
+                .map(|(k, e)| {
+                    let v = match e {
+                        PayloadExpr::Score => V::Double(s),
+                        PayloadExpr::Feat(f) => read(f),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            payload.sort_by(|a, b| a.0.cmp(&b.0));
+            let action = RefAction {
+                use_case_id: uc.id.clone(),
+                customer_id: customer_id.to_string(),
+                tier: tier.name.clone(),
+                action_type: "crm_task".into(),
+                event_type: trigger.event_type.clone(),
+                event_ts: now,
+                score,
+                payload,
+            };
+            return Some(Decision {
+                use_case: index,
+                tier: t,
+                action,
+            });
+        }
+        None
+    }
+
+    /// A decision acts: it enters the re-trigger history, is emitted (`live` use cases only)
+    /// and starts the timers linked to its actions.
+    fn act(&mut self, customer_id: &str, decision: Decision, now: i64, actions: &mut Vec<RefAction>) {
+        let Some(customer) = self.customers.get_mut(customer_id) else {
+            return;
+        };
+        let uc = &self.use_cases[decision.use_case];
+        let tier = &uc.tiers[decision.tier];
+        let key = (uc.id.clone(), tier.name.clone());
+        customer.fired.entry(key).or_default().push(now);
+        timers::on_action(&self.use_cases, customer, decision.use_case, decision.tier, now);
+        if uc.status == Status::Live {
+            actions.push(decision.action);
+        }
     }
 }
 

@@ -184,8 +184,33 @@ pub struct UseCase {
     pub features: Vec<String>,
     pub rule: Option<Cond>,
     pub score: Option<Num>,
+    /// A linear or logistic model, the score instead of `score`.
+    pub model: Option<Model>,
+    /// Funnel stages (name, min_score), ascending; empty: no funnel.
+    pub funnel: Vec<(String, f64)>,
+    pub timer: Option<Timer>,
     pub retrigger: Option<Retrigger>,
     pub tiers: Vec<Tier>,
+}
+
+/// `model: {type: linear | logistic, intercept, coefficients}`.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub logistic: bool,
+    pub intercept: f64,
+    /// (feature, weight), features in name order.
+    pub coefficients: Vec<(String, f64)>,
+}
+
+/// `data.timer`; times in milliseconds.
+#[derive(Debug, Clone)]
+pub struct Timer {
+    pub after: i64,
+    pub start_on: Vec<String>,
+    /// (use case id, tier name or any tier).
+    pub start_on_actions: Vec<(String, Option<String>)>,
+    pub cancel_on: Vec<String>,
+    pub wall_clock: bool,
 }
 
 /// One event: customer, type, time and the fields present (extra ones included).
@@ -199,6 +224,8 @@ pub struct Event {
 
 #[derive(Debug, Clone)]
 pub struct Case {
+    /// `expire_after` of features.yaml, milliseconds.
+    pub expire_after: Option<i64>,
     pub features: Vec<Feature>,
     pub use_cases: Vec<UseCase>,
     pub events: Vec<Event>,
@@ -279,6 +306,30 @@ impl Retrigger {
     }
 }
 
+impl Timer {
+    fn yaml(&self) -> String {
+        let mut parts = vec![format!("after: {}", span(self.after))];
+        if !self.start_on.is_empty() {
+            parts.push(format!("start_on: {}", list(&self.start_on)));
+        }
+        if !self.start_on_actions.is_empty() {
+            let refs: Vec<String> = self
+                .start_on_actions
+                .iter()
+                .map(|(uc, tier)| tier.as_ref().map_or_else(|| uc.clone(), |t| format!("{uc}/{t}")))
+                .collect();
+            parts.push(format!("start_on_actions: {}", list(&refs)));
+        }
+        if !self.cancel_on.is_empty() {
+            parts.push(format!("cancel_on: {}", list(&self.cancel_on)));
+        }
+        if self.wall_clock {
+            parts.push("clock: wall_clock".into());
+        }
+        format!("  timer: {{{}}}\n", parts.join(", "))
+    }
+}
+
 impl Case {
     /// The CEL type of a feature's value, as the README's feature table gives it.
     pub fn feature_type(&self, name: &str) -> &'static str {
@@ -293,7 +344,10 @@ impl Case {
     }
 
     pub fn features_yaml(&self) -> String {
-        let mut y = String::from("event_types:\n");
+        let mut y = self
+            .expire_after
+            .map_or_else(String::new, |e| format!("expire_after: {}\n", span(e)));
+        y.push_str("event_types:\n");
         for (name, fields) in EVENT_TYPES {
             let fields: Vec<String> = fields.iter().map(|(f, t)| format!("{f}: {}", t.name())).collect();
             let _ = writeln!(y, "  {name}: {{fields: {{{}}}}}", fields.join(", "));
@@ -359,16 +413,37 @@ impl Case {
             list(&uc.triggers),
             list(&uc.features)
         );
-        if uc.rule.is_some() || uc.score.is_some() {
-            y.push_str("algo:\n");
-            if let Some(r) = &uc.rule {
-                let _ = writeln!(y, "  rule: \"{}\"", r.cel(&ty));
-            }
-            if let Some(s) = &uc.score {
-                let _ = writeln!(y, "  score: \"{}\"", s.cel(&ty));
-            }
-        } else {
-            y.push_str("algo: {}\n");
+        if let Some(t) = &uc.timer {
+            y.push_str(&t.yaml());
+        }
+        y.push_str("algo:\n");
+        if let Some(r) = &uc.rule {
+            let _ = writeln!(y, "  rule: \"{}\"", r.cel(&ty));
+        }
+        if let Some(s) = &uc.score {
+            let _ = writeln!(y, "  score: \"{}\"", s.cel(&ty));
+        }
+        if let Some(m) = &uc.model {
+            let terms: Vec<String> = m
+                .coefficients
+                .iter()
+                .map(|(f, w)| format!("{f}: {}", double(*w)))
+                .collect();
+            let _ = writeln!(
+                y,
+                "  model: {{type: {}, intercept: {}, coefficients: {{{}}}}}",
+                if m.logistic { "logistic" } else { "linear" },
+                double(m.intercept),
+                terms.join(", ")
+            );
+        }
+        if !uc.funnel.is_empty() {
+            let stages: Vec<String> = uc
+                .funnel
+                .iter()
+                .map(|(n, m)| format!("{{name: {n}, min_score: {}}}", double(*m)))
+                .collect();
+            let _ = writeln!(y, "  funnel: {{topic: funnel.stages, stages: [{}]}}", stages.join(", "));
         }
         y.push_str("action:\n");
         if let Some(r) = uc.retrigger {

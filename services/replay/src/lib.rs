@@ -2,6 +2,8 @@
 //! back-tests a use case before approving it. The live engine calls the same
 //! `Processor::process`, so both give identical actions.
 
+mod customers;
 mod replay;
 
+pub use customers::Customers;
 pub use replay::*;

@@ -1,21 +1,20 @@
 //! Replays a JSON-lines event file through the same [`Processor`] the live engine uses.
 
-use compact_str::CompactString;
 use revenue_core::event::{check_timestamp, LAST_DATE_MS};
 use revenue_core::measure::{lift, roi, GroupTotals, Lift};
 use revenue_core::policy::{Policy, Reason};
 use revenue_core::processor::Counters;
 use revenue_core::processor::{KeepDecisions, STAGE_CHANGE};
-use revenue_core::schedule::{DueSchedule, InMemorySchedule};
 use revenue_core::spec::Status;
-use revenue_core::state::{Dues, EVENT_TIME};
-use revenue_core::{decode_json, Action, CustomerState, Mode, Processor, Source, UseCaseSet};
+use revenue_core::{decode_json, Action, Mode, Processor, Source, UseCaseSet};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 use std::time::Instant;
+
+use crate::customers::Customers;
 
 #[derive(Debug, Clone)]
 pub struct ReplayOptions {
@@ -206,14 +205,11 @@ pub fn replay_with_decisions(
     }
     let catalog = &set.catalog;
     let mut counters = Counters::for_set(&set);
-    // keys up to 24 bytes are stored inline: no pointer to chase per lookup
-    let mut states: FxHashMap<CompactString, CustomerState> = FxHashMap::default();
-    // timers and expiry: what each customer has pending, ordered by due time (wall-clock
-    // timers run on event time here)
+    let mut customers = Customers::default();
+    // timers and expiry: what each customer has pending, ordered by due time
     let timed = catalog.expire_after.is_some()
         || set.use_cases.iter().any(|uc| uc.timer.is_some())
         || set.policy.quiet_hours.is_some();
-    let mut schedule = InMemorySchedule::event_time_only();
     let mut watermark = i64::MIN;
     let mut stage_days: BTreeMap<(usize, Arc<str>), StageDays> = BTreeMap::new();
     let mut actions = 0u64;
@@ -232,35 +228,36 @@ pub fn replay_with_decisions(
     loop {
         line.clear();
         let n = input.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
-        }
-        bytes_read += n as u64;
-        summary.lines += 1;
-        if summary.lines % 65_536 == 0 {
-            progress(bytes_read);
-        }
-        let text = trim_line(&line);
-        if text.is_empty() {
-            continue;
-        }
-        let event = match decode_json(catalog, text, None)
-            .and_then(|event| check_timestamp(event.ts(), latest).map(|()| event))
-        {
-            Ok(event) => event,
-            Err(err) => {
-                summary.malformed += 1;
-                *summary.malformed_by_reason.entry(err.reason().to_string()).or_default() += 1;
-                if summary.malformed_lines.len() < options.keep_malformed {
-                    summary.malformed_lines.push(MalformedLine {
-                        line: summary.lines,
-                        reason: err.reason().to_string(),
-                        detail: err.to_string(),
-                    });
-                }
+        // the end of the input: what is due by the latest event time still fires
+        let end = n == 0;
+        let mut event = None;
+        if !end {
+            bytes_read += n as u64;
+            summary.lines += 1;
+            if summary.lines % 65_536 == 0 {
+                progress(bytes_read);
+            }
+            let text = trim_line(&line);
+            if text.is_empty() {
                 continue;
             }
-        };
+            match decode_json(catalog, text, None).and_then(|event| check_timestamp(event.ts(), latest).map(|()| event))
+            {
+                Ok(decoded) => event = Some(decoded),
+                Err(err) => {
+                    summary.malformed += 1;
+                    *summary.malformed_by_reason.entry(err.reason().to_string()).or_default() += 1;
+                    if summary.malformed_lines.len() < options.keep_malformed {
+                        summary.malformed_lines.push(MalformedLine {
+                            line: summary.lines,
+                            reason: err.reason().to_string(),
+                            detail: err.to_string(),
+                        });
+                    }
+                    continue;
+                }
+            }
+        }
         let mut outputs = KeepDecisions::new(|action: Action| {
             let i = index_of[action.use_case_id.as_ref()];
             if action.action_type.as_ref() == STAGE_CHANGE {
@@ -288,35 +285,23 @@ pub fn replay_with_decisions(
                 }
             }
         });
-        if timed && event.ts() > watermark {
-            watermark = event.ts();
-            // everything due by this event's time fires first, earliest first
-            while let Ok(Some(id)) = schedule.pop_due(EVENT_TIME, watermark) {
-                let Some(state) = states.get_mut(&id) else { continue };
-                let dues = if processor.fire_due(state, &id, watermark, watermark, &mut counters, &mut outputs) {
-                    states.remove(&id);
-                    Dues::new()
-                } else {
-                    state.dues(catalog)
-                };
-                let Ok(()) = schedule.reschedule(&id, &dues);
-            }
-        }
-        let customer = event.customer_id();
-        let state = match states.get_mut(customer) {
-            Some(state) => state,
-            None => states
-                .entry(CompactString::from(customer))
-                .or_insert_with(|| CustomerState::new(catalog)),
-        };
-        let source = Source {
-            topic: &options.source_name,
-            partition: 0,
-            offset: summary.lines as i64,
-        };
-        processor.process(state, &event, source, &mut counters, &mut outputs);
         if timed {
-            let Ok(()) = schedule.reschedule(customer, &state.dues(catalog));
+            // everything due by the latest event time read so far fires first, earliest first
+            watermark = watermark.max(event.as_ref().map_or(i64::MIN, |e| e.ts()));
+            customers.fire_due_by(&mut processor, watermark, &mut counters, &mut outputs);
+        }
+        if let Some(event) = &event {
+            let customer = event.customer_id();
+            let state = customers.state(catalog, customer);
+            let source = Source {
+                topic: &options.source_name,
+                partition: 0,
+                offset: summary.lines as i64,
+            };
+            processor.process(state, event, source, &mut counters, &mut outputs);
+            if timed {
+                customers.reschedule(catalog, customer);
+            }
         }
         if let Some(sink) = decisions.as_mut() {
             for record in outputs.take_decisions() {
@@ -327,6 +312,9 @@ pub fn replay_with_decisions(
         if let Some(e) = write_error.take() {
             return Err(e);
         }
+        if end {
+            break;
+        }
     }
     out.flush()?;
     if let Some(sink) = decisions.as_mut() {
@@ -336,7 +324,7 @@ pub fn replay_with_decisions(
     summary.actions = actions;
     summary.expired_customers = counters.expired;
     summary.events = counters.events;
-    summary.customers = states.len() as u64;
+    summary.customers = customers.len() as u64;
     summary.unknown_event_type = counters.unknown_type;
     summary.seconds = started.elapsed().as_secs_f64();
     summary.events_per_second = summary.events as f64 / summary.seconds.max(1e-9);

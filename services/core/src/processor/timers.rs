@@ -23,22 +23,34 @@ pub const DEFERRED_EVENT_TYPE: &str = "deferred";
 impl Evaluator {
     pub(super) fn fire_timers(&self, turn: &mut Turn<'_>, customer_id: &str, event_time: i64, wall_clock: i64) {
         let is_due = |t: &Timer| t.due <= if t.wall_clock { wall_clock } else { event_time };
-        // one at a time, earliest first: a firing may start another timer
-        while let Some(timer) = turn
+        // an idle customer leaves the state when it expires, and its later timers with it
+        let expires_at = match turn.state.expires_at(&self.set.catalog) {
+            Some(at) if turn.state.clock != i64::MIN => at,
+            _ => i64::MAX,
+        };
+        let owner = |key: u64| {
+            self.set
+                .use_cases
+                .iter()
+                .position(|uc| uc.timer.as_ref().is_some_and(|t| t.key == key) && self.mode.evaluates(uc.status))
+        };
+        // one at a time, earliest first, of equal due times in the set's order: a firing may
+        // start another timer
+        while let Some((timer, found)) = turn
             .state
             .timers
             .iter()
-            .filter(|t| is_due(t))
-            .min_by_key(|t| (t.due, t.key))
-            .copied()
+            .filter(|t| is_due(t) && t.due <= expires_at)
+            .map(|t| (*t, owner(t.key)))
+            .min_by_key(|(t, index)| (t.due, index.unwrap_or(usize::MAX)))
         {
             turn.state.cancel_timer(timer.key);
-            let found = self.set.use_cases.iter().enumerate().find(|(_, uc)| {
-                uc.timer.as_ref().is_some_and(|t| t.key == timer.key) && self.mode.evaluates(uc.status)
-            });
             // a timer of a use case no longer in the set is dropped
-            let Some((index, _)) = found else { continue };
-            turn.state.clock = turn.state.clock.max(timer.due);
+            let Some(index) = found else { continue };
+            // read as of the due time, but a timer is no event: the customer's clock (and so
+            // its expiry) stays at its latest event time
+            let clock = turn.state.clock;
+            turn.state.clock = clock.max(timer.due);
             // the same source in the engine and in replay, so action ids agree
             let (event, source) = self.internal_event(customer_id, TIMER_EVENT_TYPE, timer.due, timer.due);
             turn.counters.use_cases[index].timers_fired += 1;
@@ -50,6 +62,7 @@ impl Evaluator {
             if let Some(candidate) = self.evaluate(index, turn, &trigger) {
                 self.govern(smallvec::smallvec![candidate], turn, timer.due);
             }
+            turn.state.clock = clock;
         }
         if turn.state.policy.as_ref().is_some_and(|p| !p.deferred.is_empty()) {
             self.deliver_deferred(turn, customer_id, event_time);

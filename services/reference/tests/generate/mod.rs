@@ -1,17 +1,20 @@
 //! Random cases: feature catalogs of every kind, use cases of every tier and re-trigger form,
-//! event streams with late events, duplicate timestamps, absent, extra and extreme fields.
+//! event streams with late events, duplicate timestamps, absent, extra and extreme fields;
+//! timers, funnels, models and `expire_after` ([`algo`]).
+
+mod algo;
 
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
 use revenue_reference::spec::*;
 use serde_json::{Map, Value};
 
-const H: i64 = 3_600_000;
+pub(crate) const H: i64 = 3_600_000;
 const TYPES: [&str; 3] = ["view", "buy", "click"];
 /// The first event's time (not aligned to any bucket).
 pub const T0: i64 = 1_700_000_000_123;
 
-fn types() -> impl Strategy<Value = Vec<String>> {
+pub(crate) fn types() -> impl Strategy<Value = Vec<String>> {
     subsequence(TYPES.to_vec(), 1..=3).prop_map(|v| v.into_iter().map(String::from).collect())
 }
 
@@ -160,6 +163,7 @@ const THRESHOLDS: [f64; 6] = [8.0, 4.0, 2.0, 1.0, 0.5, 0.0];
 
 fn cond(case_features: &[Feature], score: bool) -> BoxedStrategy<Cond> {
     let probe = Case {
+        expire_after: None,
         features: case_features.to_vec(),
         use_cases: Vec::new(),
         events: Vec::new(),
@@ -225,6 +229,7 @@ fn retrigger() -> impl Strategy<Value = Retrigger> {
 fn use_case(features: Vec<Feature>, index: usize) -> impl Strategy<Value = UseCase> {
     let names: Vec<String> = features.iter().map(|f| f.name.clone()).collect();
     let probe = Case {
+        expire_after: None,
         features: features.clone(),
         use_cases: Vec::new(),
         events: Vec::new(),
@@ -328,6 +333,9 @@ fn use_case(features: Vec<Feature>, index: usize) -> impl Strategy<Value = UseCa
                 features: names,
                 rule,
                 score,
+                model: None,
+                funnel: Vec::new(),
+                timer: None,
                 retrigger,
                 tiers,
             }
@@ -410,13 +418,25 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
 pub fn case() -> impl Strategy<Value = Case> {
     catalog().prop_flat_map(|features| {
         let ucs = (0..3).map(|i| use_case(features.clone(), i)).collect::<Vec<_>>();
-        (Just(features), ucs, 1usize..=3, events()).prop_map(|(features, mut ucs, n, events)| {
-            ucs.truncate(n);
-            Case {
-                features,
-                use_cases: ucs,
-                events,
-            }
-        })
+        let extras = proptest::collection::vec(algo::extras(), 3);
+        (
+            Just(features),
+            ucs,
+            1usize..=3,
+            events(),
+            proptest::option::weighted(0.4, select(algo::EXPIRE_AFTER.to_vec())),
+            extras,
+        )
+            .prop_map(|(features, mut ucs, n, events, expire_after, extras)| {
+                ucs.truncate(n);
+                let mut case = Case {
+                    expire_after,
+                    features,
+                    use_cases: ucs,
+                    events,
+                };
+                algo::assemble(&mut case, extras);
+                case
+            })
     })
 }
