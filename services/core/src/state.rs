@@ -209,6 +209,15 @@ impl CustomerState {
         dues
     }
 
+    /// The earliest event-time due of [`CustomerState::dues`] (timers, expiry, deferred
+    /// actions), without collecting them: checked per event.
+    pub fn next_event_time_due(&self, catalog: &Catalog) -> Option<i64> {
+        let timers = self.timers.iter().filter(|t| !t.wall_clock).map(|t| t.due);
+        let expiry = self.expires_at(catalog).filter(|_| self.clock != i64::MIN);
+        let deferred = self.policy.iter().flat_map(|p| p.deferred.iter().map(|d| d.due));
+        timers.chain(expiry).chain(deferred).min()
+    }
+
     /// When the customer leaves the state if nothing happens before.
     pub fn expires_at(&self, catalog: &Catalog) -> Option<i64> {
         catalog.expire_after.map(|ttl| self.clock.saturating_add(ttl))

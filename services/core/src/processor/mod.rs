@@ -158,6 +158,34 @@ impl Processor {
         };
         self.evaluator.fire_due(turn, customer_id, event_time, wall_clock)
     }
+
+    /// Fires this customer's event-time dues up to `until` one due time at a time, earliest
+    /// first, as replay's one clock does: a timer started by a timer that fired (a chain, e.g.
+    /// `start_on_actions` of its own use case) fires too if it is due by then, and expiry comes
+    /// after every timer due before it. Returns what [`Processor::fire_due`] returns at the
+    /// last due time: whether the caller drops the state.
+    pub fn fire_due_by(
+        &mut self,
+        state: &mut CustomerState,
+        customer_id: &str,
+        until: i64,
+        wall_clock: i64,
+        counters: &mut Counters,
+        out: &mut dyn Outputs,
+    ) -> bool {
+        let mut last = i64::MIN;
+        // a due that firing left in place (none should) ends the loop instead of spinning
+        while let Some(at) = state
+            .next_event_time_due(&self.evaluator.set.catalog)
+            .filter(|at| *at <= until && *at > last)
+        {
+            last = at;
+            if self.fire_due(state, customer_id, at, wall_clock, counters, out) {
+                return true;
+            }
+        }
+        false
+    }
 }
 
 impl Evaluator {

@@ -122,6 +122,21 @@ impl Worker {
                 return;
             }
         };
+        // what the partition's event time has made due fires before the customer's own event,
+        // also a late one (README: replay's one clock, here the partition's)
+        if state
+            .next_event_time_due(&self.set.catalog)
+            .is_some_and(|due| due <= task.watermark)
+        {
+            self.processor.fire_due_by(
+                state,
+                event.customer_id(),
+                task.watermark,
+                now_ms(),
+                &mut self.counters,
+                &mut self.outputs,
+            );
+        }
         let source = Source {
             topic,
             partition,

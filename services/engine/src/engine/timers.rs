@@ -37,9 +37,13 @@ impl Worker {
                     let Some(state) = task.store.existing_customer(&self.set.catalog, &id)? else {
                         continue;
                     };
-                    let expired =
+                    let expired = if kind == EVENT_TIME {
                         self.processor
-                            .fire_due(state, &id, bounds[0], wall, &mut self.counters, &mut self.outputs);
+                            .fire_due_by(state, &id, bound, wall, &mut self.counters, &mut self.outputs)
+                    } else {
+                        self.processor
+                            .fire_due(state, &id, bounds[0], wall, &mut self.counters, &mut self.outputs)
+                    };
                     self.outputs.send_decisions();
                     // something was due, so something changed: a timer fired or was dropped, a
                     // deferred action went out, the customer expired or was reset (withdrawn
