@@ -21,4 +21,6 @@
 
 pub mod features;
 pub mod model;
+pub mod policy;
+pub mod policy_spec;
 pub mod spec;

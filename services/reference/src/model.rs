@@ -2,6 +2,7 @@
 //! every triggered use case's decision recomputed (README.md, *A use case* and *Statuses*).
 
 use crate::features::{values, V};
+use crate::policy::{Candidate, Gate};
 use crate::spec::{Cond, Event, Feature, Num, PayloadExpr, Retrigger, Status, UseCase};
 use std::collections::BTreeMap;
 
@@ -29,6 +30,8 @@ pub struct Reference {
     events: BTreeMap<String, Vec<Event>>,
     /// The re-trigger history: per customer, use case id and tier name, the times it acted.
     fired: BTreeMap<(String, String, String), Vec<i64>>,
+    /// The contact policy every decision to act goes through, when the case has one.
+    pub gate: Option<Gate>,
 }
 
 impl Reference {
@@ -43,13 +46,21 @@ impl Reference {
     }
 
     pub fn step(&mut self, event: &Event) -> Step {
+        if let Some(gate) = &mut self.gate {
+            gate.before(event);
+        }
         let history = self.events.entry(event.customer.clone()).or_default();
         history.push(event.clone());
+        let clock = history.iter().map(|e| e.ts).max().unwrap_or(event.ts);
         let features = values(&self.features, history);
-        let mut actions = Vec::new();
-        for uc in &self.use_cases {
+        if let Some(gate) = &mut self.gate {
+            gate.observe(event, clock);
+        }
+        let mut candidates = Vec::new();
+        for (index, uc) in self.use_cases.iter().enumerate() {
             // `draft` only in back-testing, `retired` never, `shadow` emits nothing
-            if uc.status != Status::Live || !uc.triggers.contains(&event.ty) {
+            let evaluated = self.gate.as_ref().map_or(uc.status == Status::Live, |g| g.evaluates(uc.status));
+            if !evaluated || !uc.triggers.contains(&event.ty) {
                 continue;
             }
             let read = |name: &str| -> V {
@@ -63,7 +74,7 @@ impl Reference {
             }
             let score = uc.score.as_ref().map(|s| num(s, &read));
             // "tried in order; the first that matches and may act, acts"
-            for tier in &uc.tiers {
+            for (t, tier) in uc.tiers.iter().enumerate() {
                 let s = score.unwrap_or(f64::NAN);
                 let matches = tier.min_score.is_none_or(|m| s >= m)
                     && tier.max_score.is_none_or(|m| s < m)
@@ -80,7 +91,6 @@ impl Reference {
                 ) {
                     continue;
                 }
-                self.fired.entry(key).or_default().push(event.ts);
                 let payload = tier
                     .payload
                     .iter()
@@ -92,13 +102,33 @@ impl Reference {
                         (k.clone(), v)
                     })
                     .collect();
-                actions.push(RefAction {
-                    use_case_id: uc.id.clone(),
-                    tier: tier.name.clone(),
+                candidates.push(Candidate {
+                    use_case: index,
+                    tier: t,
                     score,
                     payload,
                 });
                 break;
+            }
+        }
+        // the contact policy, when there is one: a suppressed decision has not acted
+        let decided = match &mut self.gate {
+            Some(gate) => gate.govern(event, clock, &features, candidates),
+            None => candidates.into_iter().map(|c| (c, true)).collect(),
+        };
+        let mut actions = Vec::new();
+        for (c, acted) in decided.into_iter().filter(|(_, acted)| *acted) {
+            let uc = &self.use_cases[c.use_case];
+            let tier = uc.tiers[c.tier].name.clone();
+            let key = (event.customer.clone(), uc.id.clone(), tier.clone());
+            self.fired.entry(key).or_default().push(event.ts);
+            if self.gate.is_none() && acted {
+                actions.push(RefAction {
+                    use_case_id: uc.id.clone(),
+                    tier,
+                    score: c.score,
+                    payload: c.payload,
+                });
             }
         }
         Step { features, actions }
@@ -115,7 +145,7 @@ fn may_act(rule: Retrigger, before: &[i64], ts: i64) -> bool {
     }
 }
 
-fn num(n: &Num, read: &dyn Fn(&str) -> V) -> f64 {
+pub fn num(n: &Num, read: &dyn Fn(&str) -> V) -> f64 {
     match n {
         Num::Feat(f) => read(f).as_f64(),
         Num::Const(c) => *c,
