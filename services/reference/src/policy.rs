@@ -281,22 +281,22 @@ impl Gate {
             let Some(i) = next else { return };
             let w = self.waiting.remove(i);
             let uc = &self.use_cases[w.use_case];
+            let (id, status, tier) = (uc.id.clone(), uc.status, uc.tiers[w.tier].name.clone());
             let (name, channel) = self.channel(self.ucs[w.use_case].tier_channels[w.tier]);
             let outcome = if self.consents(customer, &channel) {
                 Outcome::Delivered
             } else {
                 Outcome::Suppressed("consent")
             };
-            let tier = uc.tiers[w.tier].name.clone();
-            let counters = self.counters.entry(uc.id.clone()).or_default();
+            let counters = self.counters.entry(id.clone()).or_default();
             match outcome.reason() {
                 Some(r) => *counters.suppressed.entry(r).or_default() += 1,
                 None => counters.delivered += 1,
             }
             self.decisions.push(Decision {
                 customer: customer.into(),
-                use_case_id: uc.id.clone(),
-                status: uc.status,
+                use_case_id: id.clone(),
+                status,
                 event_type: "deferred".into(),
                 ts: w.due,
                 tier: tier.clone(),
@@ -308,7 +308,7 @@ impl Gate {
             if outcome == Outcome::Delivered {
                 self.sent.push(Sent {
                     customer: customer.into(),
-                    use_case_id: uc.id.clone(),
+                    use_case_id: id,
                     tier,
                     channel: name.into(),
                     event_type: "deferred".into(),
@@ -324,7 +324,7 @@ impl Gate {
     /// After the event joined the customer's history: consent events and conversions.
     /// `clock`: the customer's latest event time.
     pub fn observe(&mut self, event: &Event, clock: i64) {
-        let Some(policy) = &self.policy else { return };
+        let Some(policy) = self.policy.clone() else { return };
         if let Some(consent) = &policy.consent {
             let granted = if event.ty == consent.opt_out {
                 Some(false)
@@ -423,7 +423,7 @@ impl Gate {
         let value = self.value(cand.use_case, values);
         let contact = channel.contact.unwrap_or(true);
         let policy = self.policy.clone();
-        let contacts = self.customers.get(&customer).map_or(Vec::new(), |c| c.contacts.clone());
+        let contacts = self.customers.get(&customer).map(|c| c.contacts.clone()).unwrap_or_default();
         let recent = |window: i64, ch: Option<&str>| {
             contacts
                 .iter()
@@ -503,7 +503,7 @@ impl Gate {
                 .iter()
                 .rev()
                 .find(|e| e.use_case == cand.use_case)
-                .is_some_and(|e| e.start <= now && now - e.start < window);
+                .is_some_and(|e| e.start <= now && in_window(now, clock, e.start, window));
             if !open {
                 c.exposures.push(Exposure {
                     use_case: cand.use_case,
