@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::event::Event;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use crate::state::{event_field, CustomerState, EventVars};
-use chrono::{NaiveTime, TimeZone, Timelike};
+use chrono::{LocalResult, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use revenue_expr::Val;
 
@@ -73,8 +73,10 @@ impl Policy {
         }
         if channel.contact {
             let contacts = ps.map_or(&[][..], |p| p.contacts.as_slice());
-            // every window ends before its length: a contact exactly one window away is outside
-            let within = |k: &Contact, window: i64| (now - k.ts).abs() < window;
+            // every window ends before its length: a contact exactly one window away is outside;
+            // one the customer's clock has left counts for no late event
+            let clock = state.clock.max(now);
+            let within = |k: &Contact, window: i64| (now - k.ts).abs() < window && clock - k.ts < window;
             let rank = (proposal.priority, proposal.value);
             // only a configured `arbitration` arbitrates; an equal rank decided before wins
             let arbitrated = self.arbitration_window.is_some_and(|window| {
@@ -156,17 +158,26 @@ impl Policy {
         if !quiet {
             return None;
         }
-        // the next local `end` after now; a time a DST change skips moves to the next valid one
+        // the next local `end` after now: of a repeated hour's two, the one after now; a time a
+        // DST change skips ends with the skipped hour (the first valid local minute after it)
         let end = NaiveTime::from_hms_opt(q.end / 60, q.end % 60, 0)?;
         let mut date = local.date_naive();
         if minute >= q.end {
             date = date.succ_opt()?;
         }
         let naive = date.and_time(end);
-        let at = tz
-            .from_local_datetime(&naive)
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())?;
+        let at = match tz.from_local_datetime(&naive) {
+            LocalResult::Single(at) => at,
+            LocalResult::Ambiguous(first, second) => {
+                if first.timestamp_millis() > now {
+                    first
+                } else {
+                    second
+                }
+            }
+            LocalResult::None => (1..=180)
+                .find_map(|m| tz.from_local_datetime(&(naive + chrono::Duration::minutes(m))).earliest())?,
+        };
         Some(at.timestamp_millis().max(now))
     }
 
