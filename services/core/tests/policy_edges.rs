@@ -109,3 +109,19 @@ fn deferred_actions_due_together_are_sent_in_the_order_decided() {
         assert_eq!(sent[0], first, "priorities {a}, {b}");
     }
 }
+
+/// Quiet hours from 03:00 to 02:30 leave only 02:30–03:00 open, an hour New York skips on
+/// 2026-03-08 (02:00 EST → 03:00 EDT at 07:00 UTC): at 03:00 EDT it is quiet again, so the
+/// action waits for 02:30 the next day.
+#[test]
+fn quiet_hours_whose_open_time_a_dst_change_skips_end_the_next_day() {
+    let s = set(
+        "quiet_hours: {start: '03:00', end: '02:30', default_timezone: America/New_York}",
+        &[("a.yaml", use_case("mail", 50, "view", "email", ""))],
+    );
+    let mut run = Run::new(&s);
+    let day = T0 + 62 * DAY_MS;
+    // 02:00 UTC = 21:00 EST the day before
+    assert!(run.event("c1", "view", day + 2 * HOUR, "").is_empty());
+    assert_eq!(deferred_until(&run), day + DAY_MS + 6 * HOUR + 30 * MINUTE);
+}
