@@ -43,7 +43,10 @@ fn a_late_conversion_counts_only_while_the_clock_is_in_the_window() {
     run.event("c1", "purchase", T0 + DAY_MS, r#""amount":5.0"#);
     let treatment = run.counters.use_cases[0].treatment;
     assert_eq!(treatment.exposed, 1);
-    assert_eq!(treatment.conversions, 0, "the window closed at the clock before it arrived");
+    assert_eq!(
+        treatment.conversions, 0,
+        "the window closed at the clock before it arrived"
+    );
 }
 
 fn deferred_until(run: &Run) -> i64 {

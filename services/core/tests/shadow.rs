@@ -245,12 +245,19 @@ fn a_draft_use_case_in_a_back_test_wins_no_arbitration_and_uses_up_no_caps() {
         let s = set(
             policy,
             &[
-                ("a.yaml", with_status(use_case("lead", 90, "view", "email", ""), "draft")),
+                (
+                    "a.yaml",
+                    with_status(use_case("lead", 90, "view", "email", ""), "draft"),
+                ),
                 ("b.yaml", use_case("mail", 50, "click", "email", "")),
             ],
         );
         let mut run = Run::with_mode(&s, Mode::BackTest);
-        assert_eq!(run.event("c1", "view", T0, "").len(), 1, "{reason:?}: the draft acts in the back-test");
+        assert_eq!(
+            run.event("c1", "view", T0, "").len(),
+            1,
+            "{reason:?}: the draft acts in the back-test"
+        );
         let sent = live(run.event("c1", "click", T0 + HOUR, ""));
         assert_eq!(sent.len(), 1, "{reason:?}: the live use case acts as without the draft");
         assert_eq!(run.suppressed(run.index("mail"), reason), 0, "{reason:?}");

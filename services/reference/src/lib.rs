@@ -22,5 +22,6 @@
 pub mod features;
 pub mod model;
 pub mod policy;
+pub mod policy_rules;
 pub mod policy_spec;
 pub mod spec;

@@ -59,7 +59,10 @@ impl Reference {
         let mut candidates = Vec::new();
         for (index, uc) in self.use_cases.iter().enumerate() {
             // `draft` only in back-testing, `retired` never, `shadow` emits nothing
-            let evaluated = self.gate.as_ref().map_or(uc.status == Status::Live, |g| g.evaluates(uc.status));
+            let evaluated = self
+                .gate
+                .as_ref()
+                .map_or(uc.status == Status::Live, |g| g.evaluates(uc.status));
             if !evaluated || !uc.triggers.contains(&event.ty) {
                 continue;
             }

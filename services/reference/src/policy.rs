@@ -5,9 +5,9 @@
 
 use crate::features::{field, V};
 use crate::model::num;
+use crate::policy_rules::{first_open, in_control};
 use crate::policy_spec::{By, ChannelPolicy, ConvValue, Policy, UcPolicy, CHANNELS};
 use crate::spec::{Event, Feature, Status, UseCase, DAY_MS};
-use chrono::{TimeZone, Timelike};
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
@@ -164,32 +164,15 @@ fn in_window(now: i64, clock: i64, ts: i64, window: i64) -> bool {
     (now - ts).abs() < window && clock - ts < window
 }
 
-/// The control group: XXH3-64 of the salt, a zero byte and the customer id; its top 53 bits
-/// as a fraction of 2^53 below the share.
-pub fn in_control(share: f64, salt: &str, customer: &str) -> bool {
-    let mut bytes = salt.as_bytes().to_vec();
-    bytes.push(0);
-    bytes.extend_from_slice(customer.as_bytes());
-    let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
-    share > 0.0 && ((hash >> 11) as f64) / 9_007_199_254_740_992.0 < share
-}
-
-/// Whether the local time of `at` falls into the quiet hours `start`..`end` (minutes).
-fn quiet(tz: Tz, start: u32, end: u32, at: i64) -> bool {
-    let Some(local) = tz.timestamp_millis_opt(at).single() else {
-        return false;
-    };
-    let minute = local.hour() * 60 + local.minute();
-    if start < end {
-        start <= minute && minute < end
-    } else {
-        minute >= start || minute < end
-    }
-}
-
 impl Gate {
     /// `use_cases` and `ucs` in the case's order; the model keeps its use cases by id.
-    pub fn new(policy: Option<Policy>, use_cases: &[UseCase], ucs: &[UcPolicy], features: &[Feature], backtest: bool) -> Gate {
+    pub fn new(
+        policy: Option<Policy>,
+        use_cases: &[UseCase],
+        ucs: &[UcPolicy],
+        features: &[Feature],
+        backtest: bool,
+    ) -> Gate {
         let mut both: Vec<(UseCase, UcPolicy)> = use_cases.iter().cloned().zip(ucs.iter().cloned()).collect();
         both.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         let (use_cases, ucs) = both.into_iter().unzip();
@@ -219,7 +202,10 @@ impl Gate {
 
     fn channel(&self, tier_channel: usize) -> (&'static str, ChannelPolicy) {
         let name = CHANNELS[tier_channel].0;
-        let listed = self.policy.as_ref().and_then(|p| p.channels.iter().find(|c| c.name == name));
+        let listed = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.channels.iter().find(|c| c.name == name));
         let default = ChannelPolicy {
             name: name.into(),
             caps: Vec::new(),
@@ -355,7 +341,9 @@ impl Gate {
         // refunds are not negative conversions; a value that is not a number counts 0
         let value = if value.is_finite() { value.max(0.0) } else { 0.0 };
         let window = attribution.window;
-        let Some(c) = self.customers.get_mut(&event.customer) else { return };
+        let Some(c) = self.customers.get_mut(&event.customer) else {
+            return;
+        };
         for uc in 0..self.use_cases.len() {
             // a use case's latest exposure, if the conversion falls into it
             let Some(e) = c.exposures.iter_mut().rev().find(|e| e.use_case == uc) else {
@@ -388,7 +376,11 @@ impl Gate {
 
     /// Rank: priority then expected value, or the reverse; no expected value ranks lowest.
     fn rank(&self, priority: u32, value: Option<f64>) -> (f64, f64) {
-        let by = self.policy.as_ref().and_then(|p| p.arbitration.as_ref()).and_then(|a| a.by);
+        let by = self
+            .policy
+            .as_ref()
+            .and_then(|p| p.arbitration.as_ref())
+            .and_then(|a| a.by);
         let v = value.unwrap_or(f64::NEG_INFINITY);
         match by.unwrap_or(By::Priority) {
             By::Priority => (f64::from(priority), v),
@@ -398,7 +390,13 @@ impl Gate {
 
     /// The event's decisions to act, best ranked first (of equal rank, by use-case id), each
     /// through the policy. Returns whether each one acted (for the re-trigger history).
-    pub fn govern(&mut self, event: &Event, clock: i64, values: &[V], mut candidates: Vec<Candidate>) -> Vec<(Candidate, bool)> {
+    pub fn govern(
+        &mut self,
+        event: &Event,
+        clock: i64,
+        values: &[V],
+        mut candidates: Vec<Candidate>,
+    ) -> Vec<(Candidate, bool)> {
         let ranked = |g: &Gate, c: &Candidate| g.rank(g.ucs[c.use_case].priority, g.value(c.use_case, values));
         candidates.sort_by(|a, b| {
             let (ra, rb) = (ranked(self, a), ranked(self, b));
@@ -423,14 +421,22 @@ impl Gate {
         let value = self.value(cand.use_case, values);
         let contact = channel.contact.unwrap_or(true);
         let policy = self.policy.clone();
-        let contacts = self.customers.get(&customer).map(|c| c.contacts.clone()).unwrap_or_default();
+        let contacts = self
+            .customers
+            .get(&customer)
+            .map(|c| c.contacts.clone())
+            .unwrap_or_default();
         let recent = |window: i64, ch: Option<&str>| {
             contacts
                 .iter()
                 .filter(|k| in_window(now, clock, k.ts, window) && ch.is_none_or(|ch| ch == k.channel))
                 .count()
         };
-        let share = p.holdout.as_ref().map(|h| h.share).or(policy.as_ref().and_then(|p| p.holdout));
+        let share = p
+            .holdout
+            .as_ref()
+            .map(|h| h.share)
+            .or(policy.as_ref().and_then(|p| p.holdout));
         let share = share.unwrap_or(0.0);
         let salt = p.holdout.as_ref().and_then(|h| h.salt.clone()).unwrap_or(uc.id.clone());
         let rank = self.rank(p.priority, value);
@@ -449,7 +455,10 @@ impl Gate {
         } else if contact && channel.cooldown.is_some_and(|cd| recent(cd, Some(name)) > 0) {
             Outcome::Suppressed("cooldown")
         } else if contact
-            && (channel.caps.iter().any(|c| recent(c.window, Some(name)) >= c.max as usize)
+            && (channel
+                .caps
+                .iter()
+                .any(|c| recent(c.window, Some(name)) >= c.max as usize)
                 || policy
                     .as_ref()
                     .is_some_and(|p| p.global_caps.iter().any(|c| recent(c.window, None) >= c.max as usize)))
@@ -564,14 +573,6 @@ impl Gate {
             }
         });
         let tz = zone.unwrap_or(default);
-        if !quiet(tz, q.start, q.end, now) {
-            return None;
-        }
-        // minute by minute: every zone's offset is whole minutes
-        let mut at = (now.div_euclid(60_000) + 1) * 60_000;
-        while quiet(tz, q.start, q.end, at) {
-            at += 60_000;
-        }
-        Some(at)
+        first_open(tz, q.start, q.end, now)
     }
 }

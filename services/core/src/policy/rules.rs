@@ -206,7 +206,10 @@ fn next_end(tz: Tz, end: u32, date: chrono::NaiveDate, minute: u32, at: i64) -> 
                 second
             }
         }
-        LocalResult::None => (1..=180).find_map(|m| tz.from_local_datetime(&(naive + chrono::Duration::minutes(m))).earliest())?,
+        LocalResult::None => (1..=180).find_map(|m| {
+            tz.from_local_datetime(&(naive + chrono::Duration::minutes(m)))
+                .earliest()
+        })?,
     };
     Some(next.timestamp_millis().max(at))
 }

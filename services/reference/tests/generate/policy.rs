@@ -15,7 +15,7 @@ const DST: [i64; 3] = [1_711_846_800_000, 1_729_990_800_000, 1_710_054_000_000];
 pub const TZ_FEATURE: &str = "tz_last";
 
 fn cap() -> impl Strategy<Value = Cap> {
-    (0u32..4, select(vec![H, DAY_MS, 7 * DAY_MS])).prop_map(|(max, window)| Cap { max, window })
+    (1u32..4, select(vec![H, DAY_MS, 7 * DAY_MS])).prop_map(|(max, window)| Cap { max, window })
 }
 
 fn channel(name: &'static str) -> impl Strategy<Value = ChannelPolicy> {
@@ -37,7 +37,13 @@ fn channel(name: &'static str) -> impl Strategy<Value = ChannelPolicy> {
 }
 
 const TIMES: [u32; 8] = [0, 60, 150, 180, 480, 720, 1200, 1350];
-const ZONES: [&str; 5] = ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC", "Australia/Lord_Howe"];
+const ZONES: [&str; 5] = [
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "UTC",
+    "Australia/Lord_Howe",
+];
 
 fn quiet_hours() -> impl Strategy<Value = QuietHours> {
     (
@@ -56,7 +62,12 @@ fn quiet_hours() -> impl Strategy<Value = QuietHours> {
 }
 
 fn policy() -> impl Strategy<Value = Policy> {
-    let channels = (channel("email"), channel("telemarketing"), channel("crm"), channel("web"));
+    let channels = (
+        channel("email"),
+        channel("telemarketing"),
+        channel("crm"),
+        channel("web"),
+    );
     let conversion = (select(vec!["buy", "click", "view"]), 0usize..3).prop_map(|(event, v)| Conversion {
         event: event.into(),
         value: [ConvValue::Amount, ConvValue::None, ConvValue::AmountTimes(2.0)][v],
@@ -132,7 +143,10 @@ fn uc_policy(numeric: Vec<String>) -> impl Strategy<Value = UcPolicy> {
         value,
         proptest::option::weighted(
             0.4,
-            (select(vec![0.0, 0.2, 0.5]), proptest::option::of(select(vec!["s1", "s2"])))
+            (
+                select(vec![0.0, 0.2, 0.5]),
+                proptest::option::of(select(vec!["s1", "s2"])),
+            )
                 .prop_map(|(share, salt)| Holdout {
                     share,
                     salt: salt.map(String::from),
@@ -168,7 +182,14 @@ fn extra_event((kind, pick): (usize, usize)) -> (String, Map<String, Value>) {
             fields.insert("channel".into(), Value::from(*c));
         }
     } else {
-        let zones = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "", "Mars/Olympus", "UTC"];
+        let zones = [
+            "Europe/Berlin",
+            "America/New_York",
+            "Asia/Tokyo",
+            "",
+            "Mars/Olympus",
+            "UTC",
+        ];
         if let Some(z) = zones.get(pick) {
             fields.insert("tz".into(), Value::from(*z));
         }
