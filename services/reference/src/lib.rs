@@ -10,8 +10,12 @@
 //! absent and extra fields, late events and duplicate timestamps; use cases of every status
 //! (only `live` ones act), `rule`, `score`, every tier form (`min_score`, `max_score`, `when`,
 //! combined) and every re-trigger form (`once`, `always`, `{cooldown}`, per use case and per
-//! tier). Not covered yet: timers, funnels, `expire_after`, models and recommenders, and
-//! `policy.yaml` (consent, arbitration, caps, holdout, quiet hours, attribution).
+//! tier). The contact policy ([`policy`], `tests/policy_differential.rs`): consent per channel,
+//! arbitration by priority or expected value, channel cooldowns and caps, global caps,
+//! `contact: false` channels, holdout groups (the README's exact hash), quiet hours in the
+//! customer's zone across DST changes with deferred delivery, shadow and draft use cases, and
+//! attribution (exposures, conversions, revenue per group). Not covered yet: timers, funnels,
+//! `expire_after`, models and recommenders.
 //!
 //! The model does not parse YAML or CEL: a case is described by the small spec types of
 //! [`spec`] (rendered to YAML for the engine side), and their expressions are a closed subset
