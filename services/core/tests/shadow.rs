@@ -230,3 +230,36 @@ fn live_results_are_the_same_with_and_without_a_shadow_use_case() {
         assert!(!results[0].0.is_empty());
     }
 }
+
+/// Issue 14 (reference model, policy): a `draft` use case, evaluated only by replay's
+/// back-tests, is as invisible to the others as a shadow one — adding a draft to a directory
+/// does not change what the live use cases do in the back-test.
+#[test]
+fn a_draft_use_case_in_a_back_test_wins_no_arbitration_and_uses_up_no_caps() {
+    let policies = [
+        ("arbitration: {window: 1d}", Reason::Arbitration),
+        ("global_caps: [{max: 1, window: 7d}]", Reason::Cap),
+        ("channels: {email: {cooldown: 2d}}", Reason::Cooldown),
+    ];
+    for (policy, reason) in policies {
+        let s = set(
+            policy,
+            &[
+                (
+                    "a.yaml",
+                    with_status(use_case("lead", 90, "view", "email", ""), "draft"),
+                ),
+                ("b.yaml", use_case("mail", 50, "click", "email", "")),
+            ],
+        );
+        let mut run = Run::with_mode(&s, Mode::BackTest);
+        assert_eq!(
+            run.event("c1", "view", T0, "").len(),
+            1,
+            "{reason:?}: the draft acts in the back-test"
+        );
+        let sent = live(run.event("c1", "click", T0 + HOUR, ""));
+        assert_eq!(sent.len(), 1, "{reason:?}: the live use case acts as without the draft");
+        assert_eq!(run.suppressed(run.index("mail"), reason), 0, "{reason:?}");
+    }
+}

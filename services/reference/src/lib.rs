@@ -12,8 +12,13 @@
 //! combined) and every re-trigger form (`once`, `always`, `{cooldown}`, per use case and per
 //! tier), linear and logistic models, funnel stages, timers (`start_on`, `start_on_actions`,
 //! `cancel_on`, both clocks) and `expire_after`, with replay's order of timers and expiries.
-//! Not covered yet: ONNX models, recommenders and `policy.yaml` (consent, arbitration, caps,
-//! holdout, quiet hours, attribution).
+//! The contact policy ([`policy`], `tests/policy_differential.rs`, on cases without timers,
+//! funnels, models or expiry): consent per channel, arbitration by priority or expected value,
+//! channel cooldowns and caps, global caps, `contact: false` channels, holdout groups (the
+//! README's exact hash), quiet hours in the customer's zone across DST changes with deferred
+//! delivery, shadow and draft use cases, and attribution (exposures, conversions, revenue per
+//! group). Not covered: ONNX models and recommenders (the README does not define the
+//! recommender's scoring precisely enough to write it independently).
 //!
 //! The model does not parse YAML or CEL: a case is described by the small spec types of
 //! [`spec`] (rendered to YAML for the engine side), and their expressions are a closed subset
@@ -24,5 +29,8 @@
 pub mod features;
 pub mod funnel;
 pub mod model;
+pub mod policy;
+pub mod policy_rules;
+pub mod policy_spec;
 pub mod spec;
 pub mod timers;

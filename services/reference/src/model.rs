@@ -3,6 +3,7 @@
 //! Timers and expiry: [`crate::timers`]; funnel stages: [`crate::funnel`].
 
 use crate::features::{clock, values, values_at, V};
+use crate::policy::{Candidate, Gate};
 use crate::spec::{Cond, Event, Feature, Num, PayloadExpr, Retrigger, Status, UseCase};
 use crate::{funnel, timers};
 use std::collections::BTreeMap;
@@ -67,6 +68,9 @@ pub struct Reference {
     pub(crate) customers: BTreeMap<String, Customer>,
     /// The latest event time read so far.
     pub(crate) watermark: i64,
+    /// The contact policy every decision to act goes through, when the case has one (cases
+    /// without timers, funnels, models or expiry: `tests/policy_differential.rs`).
+    pub gate: Option<Gate>,
 }
 
 impl Reference {
@@ -88,6 +92,9 @@ impl Reference {
     }
 
     pub fn step(&mut self, event: &Event) -> Step {
+        if self.gate.is_some() {
+            return self.step_governed(event);
+        }
         let mut actions = Vec::new();
         self.watermark = self.watermark.max(event.ts);
         timers::fire_due(self, self.watermark, &mut actions);
@@ -108,6 +115,9 @@ impl Reference {
 
     /// The end of the input: what is due by the latest event time fires; nothing later does.
     pub fn finish(&mut self) -> Vec<RefAction> {
+        if let Some(gate) = &mut self.gate {
+            gate.finish();
+        }
         let mut actions = Vec::new();
         timers::fire_due(self, self.watermark, &mut actions);
         actions
@@ -230,6 +240,101 @@ impl Reference {
             actions.push(decision.action);
         }
     }
+
+    /// [`Reference::step`] through the contact policy ([`Gate`]): the first slice's use cases
+    /// (rule, score, tiers, re-triggers), every decision to act governed by the gate, which
+    /// records what is sent, deferred and delivered.
+    fn step_governed(&mut self, event: &Event) -> Step {
+        if let Some(gate) = &mut self.gate {
+            gate.before(event);
+        }
+        let customer = self.customers.entry(event.customer.clone()).or_default();
+        customer.events.push(event.clone());
+        let history = &customer.events;
+        let clock = history.iter().map(|e| e.ts).max().unwrap_or(event.ts);
+        let features = values(&self.features, history);
+        if let Some(gate) = &mut self.gate {
+            gate.observe(event, clock);
+        }
+        let mut candidates = Vec::new();
+        for (index, uc) in self.use_cases.iter().enumerate() {
+            // `draft` only in back-testing, `retired` never, `shadow` emits nothing
+            let evaluated = self
+                .gate
+                .as_ref()
+                .map_or(uc.status == Status::Live, |g| g.evaluates(uc.status));
+            if !evaluated || !uc.triggers.contains(&event.ty) {
+                continue;
+            }
+            let read = |name: &str| -> V {
+                let i = self.features.iter().position(|f| f.name == name);
+                i.and_then(|i| features.get(i).cloned()).unwrap_or(V::Double(0.0))
+            };
+            if let Some(rule) = &uc.rule {
+                if !cond(rule, &read, None) {
+                    continue;
+                }
+            }
+            let score = uc.score.as_ref().map(|s| num(s, &read));
+            // "tried in order; the first that matches and may act, acts"
+            for (t, tier) in uc.tiers.iter().enumerate() {
+                let s = score.unwrap_or(f64::NAN);
+                let matches = tier.min_score.is_none_or(|m| s >= m)
+                    && tier.max_score.is_none_or(|m| s < m)
+                    && tier.when.as_ref().is_none_or(|w| cond(w, &read, score));
+                if !matches {
+                    continue;
+                }
+                let key = (uc.id.clone(), tier.name.clone());
+                let before = self.customers[&event.customer]
+                    .fired
+                    .get(&key)
+                    .map_or(&[][..], Vec::as_slice);
+                if !may_act(
+                    tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once),
+                    before,
+                    event.ts,
+                ) {
+                    continue;
+                }
+                let payload = tier
+                    .payload
+                    .iter()
+                    .map(|(k, e)| {
+                        let v = match e {
+                            PayloadExpr::Score => V::Double(s),
+                            PayloadExpr::Feat(f) => read(f),
+                        };
+                        (k.clone(), v)
+                    })
+                    .collect();
+                candidates.push(Candidate {
+                    use_case: index,
+                    tier: t,
+                    score,
+                    payload,
+                });
+                break;
+            }
+        }
+        // the contact policy, when there is one: a suppressed decision has not acted
+        let decided = match &mut self.gate {
+            Some(gate) => gate.govern(event, clock, &features, candidates),
+            None => candidates.into_iter().map(|c| (c, true)).collect(),
+        };
+        // what is sent, deferred and delivered, the gate records itself
+        for (c, _) in decided.into_iter().filter(|(_, acted)| *acted) {
+            let uc = &self.use_cases[c.use_case];
+            let key = (uc.id.clone(), uc.tiers[c.tier].name.clone());
+            if let Some(customer) = self.customers.get_mut(&event.customer) {
+                customer.fired.entry(key).or_default().push(event.ts);
+            }
+        }
+        Step {
+            features,
+            actions: Vec::new(),
+        }
+    }
 }
 
 /// `once`: never again; `always`; `{cooldown}`: again once the last action is at least the
@@ -242,7 +347,7 @@ fn may_act(rule: Retrigger, before: &[i64], ts: i64) -> bool {
     }
 }
 
-fn num(n: &Num, read: &dyn Fn(&str) -> V) -> f64 {
+pub fn num(n: &Num, read: &dyn Fn(&str) -> V) -> f64 {
     match n {
         Num::Feat(f) => read(f).as_f64(),
         Num::Const(c) => *c,

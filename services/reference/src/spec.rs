@@ -7,7 +7,8 @@ use std::fmt::Write as _;
 pub const DAY_MS: i64 = 86_400_000;
 
 /// The event types of every generated catalog and their fields (`name`, `type`).
-pub const EVENT_TYPES: [(&str, &[(&str, FieldTy)]); 3] = [
+/// Consent events (`channel`) and a profile event (`tz`, a time zone) serve the contact policy.
+pub const EVENT_TYPES: [(&str, &[(&str, FieldTy)]); 6] = [
     ("view", &[("page", FieldTy::Str), ("secs", FieldTy::Int)]),
     (
         "buy",
@@ -18,6 +19,9 @@ pub const EVENT_TYPES: [(&str, &[(&str, FieldTy)]); 3] = [
         ],
     ),
     ("click", &[("page", FieldTy::Str), ("ok", FieldTy::Bool)]),
+    ("consent_out", &[("channel", FieldTy::Str)]),
+    ("consent_in", &[("channel", FieldTy::Str)]),
+    ("profile", &[("tz", FieldTy::Str)]),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,7 +10,7 @@
 
 mod generate;
 
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use revenue_core::expr::Val;
 use revenue_core::{decode_json, Action, Counters, Mode, Processor, Source, SourceFile, UseCaseSet};
 use revenue_reference::features::V;
@@ -285,21 +285,5 @@ fn check(case: &Case) -> Result<(), TestCaseError> {
 
 #[test]
 fn replay_agrees_with_the_reference_model() {
-    let cases = std::env::var("REFERENCE_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(CASES);
-    let config = Config {
-        cases,
-        failure_persistence: None,
-        max_shrink_iters: 4_000,
-        max_shrink_time: 60_000,
-        ..Config::default()
-    };
-    let mut runner = TestRunner::new(config);
-    match runner.run(&generate::case(), |case| check(&case)) {
-        Ok(()) => {}
-        Err(proptest::test_runner::TestError::Fail(reason, _)) => panic!("minimal mismatch: {reason}"),
-        Err(e) => panic!("{e}"),
-    }
+    generate::run_cases(generate::case(), (CASES, 1), |case| check(&case));
 }

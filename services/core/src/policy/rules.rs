@@ -6,7 +6,7 @@ use crate::catalog::Catalog;
 use crate::event::Event;
 use crate::spec::{ArbitrateBy, ConsentMode};
 use crate::state::{event_field, CustomerState, EventVars};
-use chrono::{NaiveTime, TimeZone, Timelike};
+use chrono::{LocalResult, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use revenue_expr::Val;
 
@@ -73,8 +73,10 @@ impl Policy {
         }
         if channel.contact {
             let contacts = ps.map_or(&[][..], |p| p.contacts.as_slice());
-            // every window ends before its length: a contact exactly one window away is outside
-            let within = |k: &Contact, window: i64| (now - k.ts).abs() < window;
+            // every window ends before its length: a contact exactly one window away is outside;
+            // one the customer's clock has left counts for no late event
+            let clock = state.clock.max(now);
+            let within = |k: &Contact, window: i64| (now - k.ts).abs() < window && clock - k.ts < window;
             let rank = (proposal.priority, proposal.value);
             // only a configured `arbitration` arbitrates; an equal rank decided before wins
             let arbitrated = self.arbitration_window.is_some_and(|window| {
@@ -146,28 +148,23 @@ impl Policy {
     pub fn quiet_until(&self, zone: Option<&str>, now: i64) -> Option<i64> {
         let q = self.quiet_hours.as_ref()?;
         let tz = zone.and_then(|z| z.parse::<Tz>().ok()).unwrap_or(q.default_timezone);
-        let local = tz.timestamp_millis_opt(now).single()?;
-        let minute = local.hour() * 60 + local.minute();
-        let quiet = if q.start < q.end {
-            (q.start..q.end).contains(&minute)
-        } else {
-            minute >= q.start || minute < q.end
-        };
-        if !quiet {
-            return None;
+        // the first instant the local time is outside the quiet hours: the next local `end`,
+        // unless a DST change skipped the open hours after it (then the next day's)
+        let mut at = now;
+        for _ in 0..3 {
+            let local = tz.timestamp_millis_opt(at).single()?;
+            let minute = local.hour() * 60 + local.minute();
+            let quiet = if q.start < q.end {
+                (q.start..q.end).contains(&minute)
+            } else {
+                minute >= q.start || minute < q.end
+            };
+            if !quiet {
+                return (at > now).then_some(at);
+            }
+            at = next_end(tz, q.end, local.date_naive(), minute, at)?;
         }
-        // the next local `end` after now; a time a DST change skips moves to the next valid one
-        let end = NaiveTime::from_hms_opt(q.end / 60, q.end % 60, 0)?;
-        let mut date = local.date_naive();
-        if minute >= q.end {
-            date = date.succ_opt()?;
-        }
-        let naive = date.and_time(end);
-        let at = tz
-            .from_local_datetime(&naive)
-            .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())?;
-        Some(at.timestamp_millis().max(now))
+        Some(at)
     }
 
     /// Applies a consent event to the customer's state; false (and nothing touched) when the
@@ -191,4 +188,28 @@ impl Policy {
         state.policy_mut().set_consent(channel, granted, event.ts());
         true
     }
+}
+
+/// The next local `end` (minutes) after `at` (local date and minute given): of a repeated
+/// hour's two, the one after `at`; a time a DST change skips ends with the skipped hour (the
+/// first valid local minute after it).
+fn next_end(tz: Tz, end: u32, date: chrono::NaiveDate, minute: u32, at: i64) -> Option<i64> {
+    let time = NaiveTime::from_hms_opt(end / 60, end % 60, 0)?;
+    let date = if minute >= end { date.succ_opt()? } else { date };
+    let naive = date.and_time(time);
+    let next = match tz.from_local_datetime(&naive) {
+        LocalResult::Single(next) => next,
+        LocalResult::Ambiguous(first, second) => {
+            if first.timestamp_millis() > at {
+                first
+            } else {
+                second
+            }
+        }
+        LocalResult::None => (1..=180).find_map(|m| {
+            tz.from_local_datetime(&(naive + chrono::Duration::minutes(m)))
+                .earliest()
+        })?,
+    };
+    Some(next.timestamp_millis().max(at))
 }

@@ -138,12 +138,20 @@ impl PolicyState {
         self.decisions.push(entry);
     }
 
-    /// Opens an attribution window for the use case unless one is open; counts the exposure.
-    pub fn open_exposure(&mut self, use_case: u64, control: bool, now: i64, window: i64, totals: &mut GroupTotals) {
+    /// Opens an attribution window for the use case unless one is open at `now` (and at the
+    /// customer's `clock`); counts the exposure.
+    pub fn open_exposure(
+        &mut self,
+        use_case: u64,
+        control: bool,
+        (now, clock): (i64, i64),
+        window: i64,
+        totals: &mut GroupTotals,
+    ) {
         let open = self
             .exposures
             .iter()
-            .any(|e| e.use_case == use_case && now >= e.start && now - e.start < window);
+            .any(|e| e.use_case == use_case && now >= e.start && now - e.start < window && clock - e.start < window);
         if open {
             return;
         }
@@ -159,12 +167,19 @@ impl PolicyState {
     }
 
     /// Attributes a conversion worth `value` at `ts` to the attribution windows open then
-    /// (`window` long): `credit` counts it for the exposure's group and says whether the use
-    /// case is still known; only then the exposure takes the revenue.
-    pub fn attribute(&mut self, ts: i64, window: i64, value: f64, mut credit: impl FnMut(&Exposure) -> bool) {
+    /// (`window` long) and still open at the customer's `clock`: `credit` counts it for the
+    /// exposure's group and says whether the use case is still known; only then the exposure
+    /// takes the revenue.
+    pub fn attribute(
+        &mut self,
+        (ts, clock): (i64, i64),
+        window: i64,
+        value: f64,
+        mut credit: impl FnMut(&Exposure) -> bool,
+    ) {
         for exposure in self.exposures.iter_mut() {
             // a window ends before its length: exactly one window later is outside
-            if ts < exposure.start || ts - exposure.start >= window {
+            if ts < exposure.start || ts - exposure.start >= window || clock - exposure.start >= window {
                 continue;
             }
             if !credit(exposure) {

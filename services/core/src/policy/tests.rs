@@ -112,10 +112,10 @@ fn bad_policy_is_refused_with_keys() {
 fn attribution_window_edge_is_exclusive() {
     let mut s = PolicyState::default();
     let mut totals = crate::measure::GroupTotals::default();
-    s.open_exposure(1, false, 0, 10, &mut totals);
+    s.open_exposure(1, false, (0, 0), 10, &mut totals);
     let mut credited = Vec::new();
     for ts in [9, 10] {
-        s.attribute(ts, 10, 5.0, |_| {
+        s.attribute((ts, ts), 10, 5.0, |_| {
             credited.push(ts);
             true
         });
@@ -124,7 +124,7 @@ fn attribution_window_edge_is_exclusive() {
     // exactly one window later a new exposure opens; the old one is forgotten there
     s.forget_before(0, 10);
     assert!(s.exposures.is_empty());
-    s.open_exposure(1, false, 10, 10, &mut totals);
+    s.open_exposure(1, false, (10, 10), 10, &mut totals);
     assert_eq!(totals.exposed, 2);
 }
 

@@ -36,7 +36,8 @@ impl Evaluator {
             return;
         };
         let counters = &mut *turn.counters;
-        ps.attribute(event.ts(), policy.attribution_window, value, |exposure| {
+        let clock = turn.state.clock.max(event.ts());
+        ps.attribute((event.ts(), clock), policy.attribution_window, value, |exposure| {
             let Some(index) = self.set.use_cases.iter().position(|uc| uc.key == exposure.use_case) else {
                 return false;
             };
@@ -60,9 +61,10 @@ impl Evaluator {
 
     /// Whether other use cases see a use case's decisions (its contacts for arbitration, caps
     /// and cooldowns, its actions for their timers): never a `shadow` one's, which acts only
-    /// as "would have".
+    /// as "would have", nor a `draft` one's in a back-test, so adding a draft does not change
+    /// what the live use cases do.
     pub(super) fn visible_to_others(uc: &UseCase) -> bool {
-        uc.status != Status::Shadow
+        !matches!(uc.status, Status::Shadow | Status::Draft)
     }
 
     /// Whether a use case's decisions are remembered in the customer's state (attribution
@@ -80,11 +82,13 @@ impl Evaluator {
             // stable: equal ranks keep the set's order (priority, then id)
             candidates.sort_by(|a, b| policy::rank_order(policy.arbitrate_by, rank(b), rank(a)));
         }
+        // what the customer's clock has left behind counts for no window, late events included
+        let clock = turn.state.clock.max(now);
         if policy.configured {
             if let Some(ps) = turn.state.policy.as_deref_mut() {
                 ps.forget_before(
-                    now.saturating_sub(policy.horizon),
-                    now.saturating_sub(policy.attribution_window),
+                    clock.saturating_sub(policy.horizon),
+                    clock.saturating_sub(policy.attribution_window),
                 );
             }
         }
@@ -141,7 +145,7 @@ impl Evaluator {
                 let totals = if control { &mut c.control } else { &mut c.treatment };
                 turn.state
                     .policy_mut()
-                    .open_exposure(uc.key, control, now, policy.attribution_window, totals);
+                    .open_exposure(uc.key, control, (now, clock), policy.attribution_window, totals);
             }
             match outcome {
                 Outcome::Emitted => {

@@ -104,7 +104,8 @@ impl Evaluator {
                     .iter()
                     .enumerate()
                     .filter(|(_, d)| d.due <= event_time)
-                    .min_by_key(|(_, d)| (d.due, d.use_case))
+                    // of equal due times, in the order decided (the order kept)
+                    .min_by_key(|(i, d)| (d.due, *i))
                     .map(|(i, _)| i)
             });
             let Some(position) = next else { return };

@@ -440,3 +440,28 @@ pub fn case() -> impl Strategy<Value = Case> {
             })
     })
 }
+
+/// Runs `check` on `cases` generated values (`REFERENCE_CASES` overrides it, scaled by
+/// `share`), shrinking a failure to a minimal one and panicking with its message.
+pub fn run_cases<T: std::fmt::Debug>(
+    strategy: impl Strategy<Value = T>,
+    (cases, share): (u32, u32),
+    check: impl Fn(T) -> Result<(), proptest::test_runner::TestCaseError>,
+) {
+    let soak = std::env::var("REFERENCE_CASES")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok());
+    let config = proptest::test_runner::Config {
+        cases: soak.map_or(cases, |n| (n / share).max(1)),
+        failure_persistence: None,
+        max_shrink_iters: 4_000,
+        max_shrink_time: 60_000,
+        ..proptest::test_runner::Config::default()
+    };
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    match runner.run(&strategy, check) {
+        Ok(()) => {}
+        Err(proptest::test_runner::TestError::Fail(reason, _)) => panic!("minimal mismatch: {reason}"),
+        Err(e) => panic!("{e}"),
+    }
+}
