@@ -11,12 +11,14 @@
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use revenue_testkit::{
-    bench_lines, customer_of, free_port, http_get, producer, repo, send_waiting, wait_exit, Tansu, INPUT, PARTITIONS,
+    bench_lines, customer_of, free_port, http_get, producer, send_waiting, wait_exit, Tansu, INPUT, PARTITIONS,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+// the suite's config writer only
+#[allow(dead_code)]
 mod suite;
 use suite::{write_config, Guarantee};
 

@@ -12,6 +12,8 @@
 //! `REFERENCE_ENGINE_SEED=<n>` draws other cases, `REFERENCE_ENGINE_CASES=<n>` more of them.
 
 mod common;
+// the generator only: its case runner is the differential tests'
+#[allow(dead_code)]
 #[path = "../../reference/tests/generate/mod.rs"]
 mod generate;
 

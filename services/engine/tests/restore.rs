@@ -8,7 +8,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::ClientConfig;
 use revenue_engine::changelog::{restore, restorer, RestoreContext, Restored};
 use revenue_engine::store::PartitionStore;

@@ -4,7 +4,7 @@
 
 use crate::features::{clock, values, values_at, V};
 use crate::policy::{Candidate, Gate};
-use crate::spec::{Cond, Event, Feature, Num, PayloadExpr, Retrigger, Status, UseCase};
+use crate::spec::{Cond, Event, Feature, Num, PayloadExpr, Retrigger, Status, Tier, UseCase};
 use crate::{funnel, timers};
 use std::collections::BTreeMap;
 
@@ -194,17 +194,7 @@ impl Reference {
             if !may_act(tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once), before, now) {
                 continue;
             }
-            let mut payload: Vec<(String, V)> = tier
-                .payload
-                .iter()
-                .map(|(k, e)| {
-                    let v = match e {
-                        PayloadExpr::Score => V::Double(s),
-                        PayloadExpr::Feat(f) => read(f),
-                    };
-                    (k.clone(), v)
-                })
-                .collect();
+            let mut payload = payload_of(tier, s, &read);
             payload.sort_by(|a, b| a.0.cmp(&b.0));
             let action = RefAction {
                 use_case_id: uc.id.clone(),
@@ -297,17 +287,7 @@ impl Reference {
                 ) {
                     continue;
                 }
-                let payload = tier
-                    .payload
-                    .iter()
-                    .map(|(k, e)| {
-                        let v = match e {
-                            PayloadExpr::Score => V::Double(s),
-                            PayloadExpr::Feat(f) => read(f),
-                        };
-                        (k.clone(), v)
-                    })
-                    .collect();
+                let payload = payload_of(tier, s, &read);
                 candidates.push(Candidate {
                     use_case: index,
                     tier: t,
@@ -335,6 +315,20 @@ impl Reference {
             actions: Vec::new(),
         }
     }
+}
+
+/// A tier's payload (in its order): `score` or a feature's value.
+fn payload_of(tier: &Tier, score: f64, read: &dyn Fn(&str) -> V) -> Vec<(String, V)> {
+    tier.payload
+        .iter()
+        .map(|(k, e)| {
+            let v = match e {
+                PayloadExpr::Score => V::Double(score),
+                PayloadExpr::Feat(f) => read(f),
+            };
+            (k.clone(), v)
+        })
+        .collect()
 }
 
 /// `once`: never again; `always`; `{cooldown}`: again once the last action is at least the

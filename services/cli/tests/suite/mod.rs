@@ -4,8 +4,6 @@
 // Test code: a failed expectation is a failed test
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::print_stdout, clippy::print_stderr)]
-// each test binary uses a part of it
-#![allow(dead_code)]
 
 pub mod checks;
 pub mod scenario;
