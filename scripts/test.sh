@@ -7,7 +7,7 @@
 #                             Tansu, the crash suite, Prometheus, headless Chromium
 #   scripts/test.sh --fast    the tier without any broker or external process: the pure crates
 #                             (expr, models, core), use-case loading, replay, the reference
-#                             model's differential test (5,000 cases), the tools' unit
+#                             model's differential tests (2,500 + 1,000 cases), the tools' unit
 #                             tests and the engine's unit tests (wire formats, config, store)
 # Any other arguments are passed to `cargo test` (e.g. a test name filter after `--`).
 set -euo pipefail
