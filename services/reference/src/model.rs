@@ -180,39 +180,25 @@ impl Reference {
                 return None;
             }
         }
-        // "tried in order; the first that matches and may act, acts"
-        for (t, tier) in uc.tiers.iter().enumerate() {
-            let s = score.unwrap_or(f64::NAN);
-            let matches = tier.min_score.is_none_or(|m| s >= m)
-                && tier.max_score.is_none_or(|m| s < m)
-                && tier.when.as_ref().is_none_or(|w| cond(w, &read, score));
-            if !matches {
-                continue;
-            }
-            let key = (uc.id.clone(), tier.name.clone());
-            let before = customer.fired.get(&key).map_or(&[][..], Vec::as_slice);
-            if !may_act(tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once), before, now) {
-                continue;
-            }
-            let mut payload = payload_of(tier, s, &read);
-            payload.sort_by(|a, b| a.0.cmp(&b.0));
-            let action = RefAction {
-                use_case_id: uc.id.clone(),
-                customer_id: customer_id.to_string(),
-                tier: tier.name.clone(),
-                action_type: "crm_task".into(),
-                event_type: trigger.event_type.clone(),
-                event_ts: now,
-                score,
-                payload,
-            };
-            return Some(Decision {
-                use_case: index,
-                tier: t,
-                action,
-            });
-        }
-        None
+        let t = first_tier(uc, score, &read, &customer.fired, now)?;
+        let tier = &uc.tiers[t];
+        let mut payload = payload_of(tier, score.unwrap_or(f64::NAN), &read);
+        payload.sort_by(|a, b| a.0.cmp(&b.0));
+        let action = RefAction {
+            use_case_id: uc.id.clone(),
+            customer_id: customer_id.to_string(),
+            tier: tier.name.clone(),
+            action_type: "crm_task".into(),
+            event_type: trigger.event_type.clone(),
+            event_ts: now,
+            score,
+            payload,
+        };
+        Some(Decision {
+            use_case: index,
+            tier: t,
+            action,
+        })
     }
 
     /// A decision acts: it enters the re-trigger history, is emitted (`live` use cases only)
@@ -266,35 +252,14 @@ impl Reference {
                 }
             }
             let score = uc.score.as_ref().map(|s| num(s, &read));
-            // "tried in order; the first that matches and may act, acts"
-            for (t, tier) in uc.tiers.iter().enumerate() {
-                let s = score.unwrap_or(f64::NAN);
-                let matches = tier.min_score.is_none_or(|m| s >= m)
-                    && tier.max_score.is_none_or(|m| s < m)
-                    && tier.when.as_ref().is_none_or(|w| cond(w, &read, score));
-                if !matches {
-                    continue;
-                }
-                let key = (uc.id.clone(), tier.name.clone());
-                let before = self.customers[&event.customer]
-                    .fired
-                    .get(&key)
-                    .map_or(&[][..], Vec::as_slice);
-                if !may_act(
-                    tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once),
-                    before,
-                    event.ts,
-                ) {
-                    continue;
-                }
-                let payload = payload_of(tier, s, &read);
+            let fired = &self.customers[&event.customer].fired;
+            if let Some(t) = first_tier(uc, score, &read, fired, event.ts) {
                 candidates.push(Candidate {
                     use_case: index,
                     tier: t,
                     score,
-                    payload,
+                    payload: payload_of(&uc.tiers[t], score.unwrap_or(f64::NAN), &read),
                 });
-                break;
             }
         }
         // the contact policy, when there is one: a suppressed decision has not acted
@@ -315,6 +280,26 @@ impl Reference {
             actions: Vec::new(),
         }
     }
+}
+
+/// "Tried in order; the first that matches and may act, acts": the index of that tier, with
+/// `fired` the customer's re-trigger history (use case id, tier name → times it acted).
+fn first_tier(
+    uc: &UseCase,
+    score: Option<f64>,
+    read: &dyn Fn(&str) -> V,
+    fired: &BTreeMap<(String, String), Vec<i64>>,
+    now: i64,
+) -> Option<usize> {
+    let s = score.unwrap_or(f64::NAN);
+    uc.tiers.iter().position(|tier| {
+        let matches = tier.min_score.is_none_or(|m| s >= m)
+            && tier.max_score.is_none_or(|m| s < m)
+            && tier.when.as_ref().is_none_or(|w| cond(w, read, score));
+        let key = (uc.id.clone(), tier.name.clone());
+        let before = fired.get(&key).map_or(&[][..], Vec::as_slice);
+        matches && may_act(tier.retrigger.or(uc.retrigger).unwrap_or(Retrigger::Once), before, now)
+    })
 }
 
 /// A tier's payload (in its order): `score` or a feature's value.

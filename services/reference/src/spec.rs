@@ -123,6 +123,25 @@ pub struct Feature {
     pub points: Vec<PointsRule>,
 }
 
+impl Feature {
+    /// A feature of `kind` over `events` (every type when `None`), every other key absent.
+    pub fn new(name: impl Into<String>, kind: Kind, events: Option<Vec<String>>) -> Feature {
+        Feature {
+            name: name.into(),
+            kind,
+            events,
+            filter: None,
+            field: None,
+            window: None,
+            bucket: None,
+            max_distinct: None,
+            of: None,
+            half_life: None,
+            points: Vec::new(),
+        }
+    }
+}
+
 /// A number over features (every feature read as a double).
 #[derive(Debug, Clone)]
 pub enum Num {

@@ -124,19 +124,11 @@ fn catalog() -> impl Strategy<Value = Vec<Feature>> {
         for (i, (mut f, first, events)) in fs.into_iter().enumerate() {
             f.name = format!("f{i}");
             if f.kind == Kind::DaysSince {
-                let of = Feature {
-                    name: format!("f{i}_ts"),
-                    kind: if first { Kind::FirstTs } else { Kind::LastTs },
+                let of = Feature::new(
+                    format!("f{i}_ts"),
+                    if first { Kind::FirstTs } else { Kind::LastTs },
                     events,
-                    filter: None,
-                    field: None,
-                    window: None,
-                    bucket: None,
-                    max_distinct: None,
-                    of: None,
-                    half_life: None,
-                    points: Vec::new(),
-                };
+                );
                 f.of = Some(of.name.clone());
                 out.push(of);
             }

@@ -262,17 +262,8 @@ pub fn policy_case() -> impl Strategy<Value = PolicyCase> {
                 let zone = policy.as_ref().and_then(|p| p.quiet_hours.as_ref());
                 if zone.is_some_and(|q| q.timezone_feature.is_some()) {
                     case.features.push(Feature {
-                        name: TZ_FEATURE.into(),
-                        kind: Kind::Last,
-                        events: Some(vec!["profile".into()]),
-                        filter: None,
                         field: Some("tz".into()),
-                        window: None,
-                        bucket: None,
-                        max_distinct: None,
-                        of: None,
-                        half_life: None,
-                        points: Vec::new(),
+                        ..Feature::new(TZ_FEATURE, Kind::Last, Some(vec!["profile".into()]))
                     });
                 }
                 PolicyCase {
